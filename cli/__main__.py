@@ -1,0 +1,3 @@
+from morphsynth.main import main
+
+raise SystemExit(main())

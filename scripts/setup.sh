@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Set up morphsynth on this machine: system packages (apt-get, when root), a
+# virtual environment in .venv and the package itself (editable, with the eval
+# and test extras). Safe to run again: finished steps are skipped.
+#
+#   bash scripts/setup.sh            # everything
+#   MORPHSYNTH_PYTHON=python3.12 bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(python3 python3-venv python3-pip libportaudio2 libsndfile1 fluidsynth
+  fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small jackd2
+  puredata-core liblo-tools)
+PYTHON="${MORPHSYNTH_PYTHON:-python3}"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    say "missing system packages: ${missing[*]}"
+    say "install them with: sudo apt-get install ${missing[*]}"
+    say "(continuing; audio, MIDI and SoundFont features need them)"
+  fi
+elif ! command -v dpkg-query >/dev/null 2>&1; then
+  say "no apt/dpkg here: install PortAudio, libsndfile, FluidSynth (with a GM SoundFont),"
+  say "JACK, Pure Data and liblo's tools with your system's package manager"
+fi
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  say "no '$PYTHON' found: install Python 3.10 or newer (apt-get install python3 python3-venv)"
+  exit 1
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  say "creating .venv with $("$PYTHON" --version 2>&1)"
+  "$PYTHON" -m venv .venv || { say "creating the venv failed: apt-get install python3-venv"; exit 1; }
+fi
+
+# Reinstall only when the project's requirements changed.
+stamp=.venv/.morphsynth-installed
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  say "installing morphsynth and its dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" >&2 || true
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[eval,test]' 2>&1 | grep -v "is ignored" >&2 || true
+  # torchcrepe declares torchaudio, whose wheels do not match the CPU torch build;
+  # it only uses torchaudio to read files, which morphsynth does with soundfile.
+  .venv/bin/python -m pip install -q --no-deps torchcrepe==0.0.24 resampy 2>&1 | grep -v "is ignored" >&2 || true
+  .venv/bin/python -c "import morphsynth.server, morphsynth.training, torch, fluidsynth, soundfile" \
+    || { say "the package did not install cleanly (see pip's messages above)"; exit 1; }
+  echo "$want" > "$stamp"
+fi
+say "ready: .venv/bin/morphsynth"

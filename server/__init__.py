@@ -1,0 +1,1 @@
+"""Real time: OSC address space, MIDI, voices, audio output, render-to-file, library cache."""

@@ -1,0 +1,1 @@
+"""Data, spectral transforms, model, baselines, training loop and evaluation."""
