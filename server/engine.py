@@ -1,0 +1,515 @@
+"""The polyphonic voice engine: rendered notes played as sampler voices.
+
+Control threads (OSC, MIDI, the renderer's worker) call the public methods, which
+only write a command into a preallocated single-producer/single-consumer ring;
+:meth:`Engine.process`, called by the audio callback, drains the ring and mixes
+prepared buffers. The callback side never takes a lock, never logs and never
+touches the model; scratch arrays are allocated once in ``__init__`` and every
+per-block operation writes into them with ``out=``. Producers serialise among
+themselves with a lock the consumer never takes.
+
+A voice plays a rendered note (float32 mono, the whole 4 s note) from its start.
+While the key (or the sustain pedal) is held and the play head reaches
+``loop_end``, it jumps back to ``loop_start`` through a crossfade, so a key held
+longer than the render keeps sounding; once it has looped it keeps looping through
+its release. Note-off starts the ADSR release wherever the head is, as a sampler
+does. Pitch bend is varispeed playback with linear interpolation; the bend is
+smoothed per block and the playback rate ramps linearly inside each block.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from morphsynth.errors import MorphsynthError
+
+# Voice states.
+FREE, HELD, RELEASED, STOLEN = 0, 1, 2, 3
+# Envelope stages.
+ATTACK, DECAY, SUSTAIN, RELEASE, FADE, DONE = 0, 1, 2, 3, 4, 5
+# Ring commands.
+_NOTE_ON, _NOTE_OFF, _SUSTAIN, _BEND, _NOTE_BEND, _PRESSURE, _PANIC, _ADSR, _GAIN = range(9)
+
+N_CHANNELS = 16
+
+
+def db_to_amplitude(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
+def semitones_to_ratio(semitones: float) -> float:
+    return float(2.0 ** (semitones / 12.0))
+
+
+@dataclass(frozen=True)
+class Adsr:
+    """Envelope times in seconds, sustain as a linear level in [0, 1]."""
+
+    attack: float = 0.005
+    decay: float = 0.1
+    sustain: float = 0.8
+    release: float = 0.3
+
+    def validate(self) -> None:
+        for name in ("attack", "decay", "release"):
+            value = getattr(self, name)
+            if not (0.0 <= value <= 60.0) or math.isnan(value):
+                raise MorphsynthError(f"adsr {name}: {value} s is outside 0..60 s")
+        if not (0.0 <= self.sustain <= 1.0):
+            raise MorphsynthError(f"adsr sustain: {self.sustain} is outside 0..1")
+
+
+def check_playable(note) -> None:
+    """Raise MorphsynthError unless ``note`` looks like a RenderedNote the engine can loop."""
+    audio = getattr(note, "audio", None)
+    if not isinstance(audio, np.ndarray) or audio.ndim != 1 or audio.dtype != np.float32:
+        raise MorphsynthError("rendered note: audio must be a 1-D float32 array")
+    n = audio.shape[0]
+    if n < 4:
+        raise MorphsynthError("rendered note: audio is shorter than 4 samples")
+    if not (0 <= note.loop_start < note.loop_end <= n and 0 < note.hold_end <= n):
+        raise MorphsynthError(
+            f"rendered note: loop {note.loop_start}..{note.loop_end} / hold_end {note.hold_end}"
+            f" do not fit {n} samples")
+    if int(note.sample_rate) <= 0:
+        raise MorphsynthError(f"rendered note: sample_rate {note.sample_rate} is not positive")
+
+
+class Engine:
+    """Voices, envelopes and the mixer.
+
+    ``process(out)`` fills ``out`` ``[frames]`` (mono float32, ``frames <= max_block``)
+    and is the only method the audio thread calls.
+    """
+
+    def __init__(self, sample_rate: int = 48000, polyphony: int = 64, max_block: int = 4096,
+                 adsr: Adsr = Adsr(), gain_db: float = -6.0, fade_ms: float = 5.0,
+                 loop_xfade_ms: float = 40.0, bend_smooth_ms: float = 10.0, ring_size: int = 4096):
+        if polyphony < 1:
+            raise MorphsynthError(f"polyphony: {polyphony} must be at least 1")
+        self.sample_rate = int(sample_rate)
+        self.polyphony = int(polyphony)
+        self.max_block = int(max_block)
+        self.fade_s = fade_ms / 1000.0
+        self.loop_xfade = max(1, int(loop_xfade_ms * sample_rate / 1000.0))
+        self.bend_tau_s = bend_smooth_ms / 1000.0
+        self.xruns = 0
+        self.dropped_commands = 0
+        self.blocks = 0
+        self.frames = 0
+        self.peak = 0.0
+
+        # Stolen voices fade out in spare slots while the new voice starts in its own.
+        n_slots = self.polyphony + max(8, self.polyphony // 2)
+        self.n_slots = n_slots
+        self.state = np.zeros(n_slots, np.int8)
+        self.stage = np.full(n_slots, DONE, np.int8)
+        self.env = np.zeros(n_slots, np.float64)
+        self.release_step = np.zeros(n_slots, np.float64)
+        self.pos = np.zeros(n_slots, np.float64)
+        self.base_rate = np.ones(n_slots, np.float64)
+        self.rate = np.ones(n_slots, np.float64)
+        self.bend = np.zeros(n_slots, np.float64)
+        self.note_bend = np.zeros(n_slots, np.float64)
+        self.amp = np.ones(n_slots, np.float64)
+        self.pitch = np.full(n_slots, -1, np.int32)
+        self.note_id = np.full(n_slots, -1, np.int64)
+        self.channel = np.zeros(n_slots, np.int32)
+        self.started = np.zeros(n_slots, np.int64)
+        self.released_at = np.zeros(n_slots, np.int64)
+        self.sustained = np.zeros(n_slots, np.bool_)
+        self.looping = np.zeros(n_slots, np.bool_)
+        self.length = np.zeros(n_slots, np.int64)
+        self.loop_start = np.zeros(n_slots, np.int64)
+        self.loop_end = np.zeros(n_slots, np.int64)
+        self.xfade = np.ones(n_slots, np.int64)
+        self.buffers: list[np.ndarray | None] = [None] * n_slots
+        self._order = 0
+
+        self.channel_bend = np.zeros(N_CHANNELS, np.float64)
+        self.channel_pressure = np.ones(N_CHANNELS, np.float64)
+        self.sustain_on = np.zeros(N_CHANNELS, np.bool_)
+        self.adsr = adsr
+        self.gain = db_to_amplitude(gain_db)
+        self._limiter = 1.0
+
+        m = self.max_block
+        self._k = np.arange(m, dtype=np.float64)
+        self._ramp = np.zeros(m, np.float64)
+        self._idx = np.zeros(m, np.float64)
+        self._floor = np.zeros(m, np.float64)
+        self._frac = np.zeros(m, np.float64)
+        self._i0 = np.zeros(m, np.int64)
+        self._i1 = np.zeros(m, np.int64)
+        self._a = np.zeros(m, np.float64)
+        self._b = np.zeros(m, np.float64)
+        self._g = np.zeros(m, np.float64)
+        self._tmp = np.zeros(m, np.float64)
+        self._mask = np.zeros(m, np.bool_)
+        self._t32 = np.zeros(m, np.float32)
+        self._mix = np.zeros(m, np.float64)
+
+        self._ring_size = int(ring_size)
+        self._cmd_kind = np.zeros(self._ring_size, np.int32)
+        self._cmd_int = np.zeros((self._ring_size, 3), np.int64)
+        self._cmd_float = np.zeros((self._ring_size, 4), np.float64)
+        self._cmd_obj: list[object] = [None] * self._ring_size
+        self._write = 0  # advanced by producers only, after the slot is filled
+        self._read = 0   # advanced by the audio thread only
+        self._produce = threading.Lock()
+
+    # ------------------------------------------------------------------ control side
+
+    def _push(self, kind: int, ints=(0, 0, 0), floats=(0.0, 0.0, 0.0, 0.0), obj=None) -> bool:
+        with self._produce:
+            w = self._write
+            if w - self._read >= self._ring_size:
+                self.dropped_commands += 1
+                return False
+            slot = w % self._ring_size
+            self._cmd_kind[slot] = kind
+            self._cmd_int[slot] = ints
+            self._cmd_float[slot] = floats
+            self._cmd_obj[slot] = obj
+            # Publishing the index last makes the filled slot visible to the consumer.
+            self._write = w + 1
+            return True
+
+    @property
+    def commands_written(self) -> int:
+        return self._write
+
+    @property
+    def commands_done(self) -> int:
+        return self._read
+
+    def note_on(self, pitch: int, note, channel: int = 0, note_id: int = -1) -> bool:
+        """Start a voice playing ``note`` (a RenderedNote); False if the ring was full."""
+        check_playable(note)
+        ratio = float(note.sample_rate) / self.sample_rate
+        return self._push(_NOTE_ON, (pitch, channel, note_id), (ratio, 0.0, 0.0, 0.0), note)
+
+    def note_off(self, pitch: int, channel: int = 0, note_id: int = -1) -> bool:
+        """Release held voices of ``pitch`` on ``channel`` (only ``note_id`` when >= 0)."""
+        return self._push(_NOTE_OFF, (pitch, channel, note_id))
+
+    def set_sustain(self, on: bool, channel: int = 0) -> bool:
+        return self._push(_SUSTAIN, (int(bool(on)), channel, 0))
+
+    def set_bend(self, semitones: float, channel: int = 0) -> bool:
+        """Bend every voice on ``channel``; channel 0's bend also adds to all other channels."""
+        return self._push(_BEND, (0, channel, 0), (float(semitones), 0.0, 0.0, 0.0))
+
+    def set_note_bend(self, pitch: int, semitones: float, channel: int = 0, note_id: int = -1) -> bool:
+        """Bend only the held voices of ``pitch`` (and ``note_id`` when >= 0)."""
+        return self._push(_NOTE_BEND, (pitch, channel, note_id), (float(semitones), 0.0, 0.0, 0.0))
+
+    def set_pressure(self, amplitude: float, channel: int = 0) -> bool:
+        """Scale the voices on ``channel`` by ``amplitude`` (MPE pressure); smoothed like bend."""
+        return self._push(_PRESSURE, (0, channel, 0), (float(amplitude), 0.0, 0.0, 0.0))
+
+    def panic(self) -> bool:
+        return self._push(_PANIC)
+
+    def set_adsr(self, adsr: Adsr) -> bool:
+        adsr.validate()
+        return self._push(_ADSR, floats=(adsr.attack, adsr.decay, adsr.sustain, adsr.release))
+
+    def set_gain_db(self, db: float) -> bool:
+        return self._push(_GAIN, floats=(db_to_amplitude(db), 0.0, 0.0, 0.0))
+
+    def active_voices(self) -> int:
+        return int(np.count_nonzero((self.state == HELD) | (self.state == RELEASED)))
+
+    # ------------------------------------------------------------------ audio side
+
+    def process(self, out: np.ndarray) -> None:
+        """Fill ``out`` ``[frames]`` float32 with the next block of the mix, in [-1, 1]."""
+        n = out.shape[0]
+        if n > self.max_block:
+            raise ValueError(f"block of {n} frames is larger than max_block {self.max_block}")
+        self._drain()
+        mix = self._mix[:n]
+        mix.fill(0.0)
+        ramp = self._ramp[:n]
+        np.add(self._k[:n], 1.0, out=ramp)
+        ramp *= 1.0 / n
+        alpha = 1.0 - math.exp(-n / (self.bend_tau_s * self.sample_rate)) if self.bend_tau_s > 0 else 1.0
+        state = self.state
+        for v in range(self.n_slots):
+            if state[v] != FREE:
+                self._render_voice(v, n, alpha, mix, ramp)
+        mix *= self.gain
+        np.nan_to_num(mix, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(np.max(np.abs(mix, out=self._tmp[:n]))) if n else 0.0
+        # Safety limiter: jump down at once to keep the peak at 1, recover over ~50 ms.
+        needed = 1.0 / peak if peak > 1.0 else 1.0
+        if needed < self._limiter:
+            self._limiter = needed
+        else:
+            self._limiter = min(1.0, self._limiter + (1.0 - self._limiter) * min(1.0, n / (0.05 * self.sample_rate)))
+        if self._limiter < 1.0:
+            mix *= self._limiter
+        np.clip(mix, -1.0, 1.0, out=mix)
+        self.peak = min(peak, 1e9)
+        out[:] = mix
+        self.blocks += 1
+        self.frames += n
+
+    def _drain(self) -> None:
+        while self._read < self._write:
+            slot = self._read % self._ring_size
+            kind = int(self._cmd_kind[slot])
+            a, b, c = (int(x) for x in self._cmd_int[slot])
+            f = self._cmd_float[slot]
+            if kind == _NOTE_ON:
+                self._start_voice(a, b, c, float(f[0]), self._cmd_obj[slot])
+            elif kind == _NOTE_OFF:
+                self._release_key(a, b, c)
+            elif kind == _SUSTAIN:
+                self._pedal(bool(a), b)
+            elif kind == _BEND:
+                self.channel_bend[b] = f[0]
+            elif kind == _NOTE_BEND:
+                for v in range(self.n_slots):
+                    if (self.state[v] == HELD and self.pitch[v] == a and self.channel[v] == b
+                            and (c < 0 or self.note_id[v] == c)):
+                        self.note_bend[v] = f[0]
+            elif kind == _PRESSURE:
+                self.channel_pressure[b] = f[0]
+            elif kind == _PANIC:
+                self._panic()
+            elif kind == _ADSR:
+                self.adsr = Adsr(float(f[0]), float(f[1]), float(f[2]), float(f[3]))
+            elif kind == _GAIN:
+                self.gain = float(f[0])
+            self._read += 1
+
+    def _start_voice(self, pitch: int, channel: int, note_id: int, ratio: float, note) -> None:
+        self._order += 1
+        sounding = (self.state == HELD) | (self.state == RELEASED)
+        if int(np.count_nonzero(sounding)) >= self.polyphony:
+            self._steal(self._victim())
+        free = np.flatnonzero(self.state == FREE)
+        if free.size:
+            v = int(free[0])
+        else:
+            # Every spare slot is still fading: cut the oldest fade short.
+            fading = np.flatnonzero(self.state == STOLEN)
+            v = int(fading[np.argmin(self.started[fading])])
+        audio = note.audio
+        self.buffers[v] = audio
+        self.length[v] = audio.shape[0]
+        self.loop_start[v] = int(note.loop_start)
+        self.loop_end[v] = int(note.loop_end)
+        loop_len = int(note.loop_end) - int(note.loop_start)
+        self.xfade[v] = max(1, min(self.loop_xfade, loop_len // 2, int(note.loop_start)))
+        self.pos[v] = 0.0
+        self.base_rate[v] = ratio
+        self.bend[v] = self._target_bend(v, channel, 0.0)
+        self.rate[v] = ratio * semitones_to_ratio(self.bend[v])
+        self.note_bend[v] = 0.0
+        self.amp[v] = self.channel_pressure[channel]
+        self.pitch[v] = pitch
+        self.channel[v] = channel
+        self.note_id[v] = note_id
+        self.started[v] = self._order
+        self.sustained[v] = False
+        self.looping[v] = False
+        self.env[v] = 0.0
+        self.stage[v] = ATTACK
+        self.state[v] = HELD
+
+    def _victim(self) -> int:
+        """Oldest released voice, else the oldest held one."""
+        released = np.flatnonzero(self.state == RELEASED)
+        if released.size:
+            return int(released[np.argmin(self.released_at[released])])
+        held = np.flatnonzero(self.state == HELD)
+        return int(held[np.argmin(self.started[held])])
+
+    def _steal(self, v: int) -> None:
+        self.state[v] = STOLEN
+        self.stage[v] = FADE
+        self.release_step[v] = 1.0 / max(1.0, self.fade_s * self.sample_rate)
+
+    def _release(self, v: int) -> None:
+        self._order += 1
+        self.state[v] = RELEASED
+        self.released_at[v] = self._order
+        self.sustained[v] = False
+        self.stage[v] = RELEASE
+        # Linear fall from the current level; never faster than the click-free fade.
+        seconds = max(self.adsr.release, self.fade_s)
+        self.release_step[v] = max(self.env[v], 1e-6) / (seconds * self.sample_rate)
+
+    def _release_key(self, pitch: int, channel: int, note_id: int) -> None:
+        for v in range(self.n_slots):
+            if (self.state[v] == HELD and not self.sustained[v] and self.pitch[v] == pitch
+                    and self.channel[v] == channel and (note_id < 0 or self.note_id[v] == note_id)):
+                if self.sustain_on[channel]:
+                    self.sustained[v] = True
+                else:
+                    self._release(v)
+
+    def _pedal(self, on: bool, channel: int) -> None:
+        self.sustain_on[channel] = on
+        if on:
+            return
+        for v in range(self.n_slots):
+            if self.state[v] == HELD and self.sustained[v] and self.channel[v] == channel:
+                self._release(v)
+
+    def _panic(self) -> None:
+        for v in range(self.n_slots):
+            if self.state[v] in (HELD, RELEASED):
+                self._steal(v)
+        self.sustain_on[:] = False
+        self.channel_bend[:] = 0.0
+        self.channel_pressure[:] = 1.0
+
+    def _target_bend(self, v: int, channel: int, note_bend: float) -> float:
+        bend = self.channel_bend[channel] + note_bend
+        if channel != 0:
+            bend += self.channel_bend[0]
+        return float(bend)
+
+    def _advance_envelope(self, v: int, n: int) -> float:
+        """Level after ``n`` samples; moves the stage on. Linear segments."""
+        level = float(self.env[v])
+        stage = int(self.stage[v])
+        sr = self.sample_rate
+        adsr = self.adsr
+        left = n
+        while left > 0:
+            if stage == ATTACK:
+                step = 1.0 / max(1.0, adsr.attack * sr)
+                need = math.ceil((1.0 - level) / step)
+                if need > left:
+                    level += step * left
+                    left = 0
+                else:
+                    level, left, stage = 1.0, left - need, DECAY
+            elif stage == DECAY:
+                span = 1.0 - adsr.sustain
+                step = span / max(1.0, adsr.decay * sr)
+                if step <= 0.0 or level <= adsr.sustain:
+                    level, stage = min(level, 1.0) if step <= 0.0 else adsr.sustain, SUSTAIN
+                    continue
+                need = math.ceil((level - adsr.sustain) / step)
+                if need > left:
+                    level -= step * left
+                    left = 0
+                else:
+                    level, left, stage = adsr.sustain, left - need, SUSTAIN
+            elif stage == SUSTAIN:
+                # A sustain change while held glides there within the block.
+                level = adsr.sustain
+                left = 0
+            elif stage in (RELEASE, FADE):
+                step = float(self.release_step[v])
+                level -= step * left
+                left = 0
+                if level <= 0.0:
+                    level, stage = 0.0, DONE
+            else:
+                level, left = 0.0, 0
+        self.stage[v] = stage
+        return level
+
+    def _render_voice(self, v: int, n: int, alpha: float, mix: np.ndarray, ramp: np.ndarray) -> None:
+        buf = self.buffers[v]
+        length = int(self.length[v])
+        idx, tmp, frac = self._idx[:n], self._tmp[:n], self._frac[:n]
+        a, b, g = self._a[:n], self._b[:n], self._g[:n]
+        i0, i1, fl, mask = self._i0[:n], self._i1[:n], self._floor[:n], self._mask[:n]
+
+        # Bend: smoothed per block, and the rate ramps linearly across the block.
+        target = self._target_bend(v, int(self.channel[v]), float(self.note_bend[v]))
+        self.bend[v] += (target - self.bend[v]) * alpha
+        r0 = float(self.rate[v])
+        r1 = float(self.base_rate[v]) * semitones_to_ratio(float(self.bend[v]))
+        p0 = float(self.pos[v])
+        # idx[k] = p0 + r0*k + (r1 - r0) * k*(k-1) / (2n): the sum of the ramped rates before k.
+        np.subtract(self._k[:n], 1.0, out=tmp)
+        tmp *= self._k[:n]
+        tmp *= (r1 - r0) / (2.0 * n)
+        np.multiply(self._k[:n], r0, out=idx)
+        idx += tmp
+        idx += p0
+        p1 = p0 + r0 * n + (r1 - r0) * (n - 1) / 2.0
+        self.rate[v] = r1
+
+        loop = self.state[v] == HELD or self.looping[v]
+        ls, le = int(self.loop_start[v]), int(self.loop_end[v])
+        loop_len = le - ls
+        xf = int(self.xfade[v])
+        blend = False
+        if loop and idx[n - 1] >= le - xf:
+            # Wrap positions past loop_end back by whole loop lengths.
+            np.greater_equal(idx, le, out=mask)
+            while mask.any():
+                np.subtract(idx, loop_len, out=idx, where=mask)
+                np.greater_equal(idx, le, out=mask)
+                self.looping[v] = True
+            while p1 >= le:
+                p1 -= loop_len
+            # Crossfade weight towards the sample one loop earlier as the head nears loop_end.
+            np.subtract(idx, le - xf, out=g)
+            g *= 1.0 / xf
+            np.clip(g, 0.0, 1.0, out=g)
+            blend = True
+
+        self._read_interp(buf, idx, length, fl, frac, i0, i1, a, tmp, self._t32[:n])
+        if blend:
+            np.subtract(idx, loop_len, out=idx)
+            np.maximum(idx, 0.0, out=idx)
+            self._read_interp(buf, idx, length, fl, frac, i0, i1, b, tmp, self._t32[:n])
+            b -= a
+            b *= g
+            a += b
+
+        l0 = float(self.env[v])
+        l1 = self._advance_envelope(v, n)
+        self.env[v] = l1
+        amp0 = float(self.amp[v])
+        amp1 = amp0 + (float(self.channel_pressure[int(self.channel[v])]) - amp0) * alpha
+        self.amp[v] = amp1
+        # Envelope times pressure, linear from the block start level to the end level.
+        np.multiply(ramp, l1 * amp1 - l0 * amp0, out=tmp)
+        tmp += l0 * amp0
+        a *= tmp
+        mix += a
+
+        self.pos[v] = p1
+        if self.stage[v] == DONE or p1 >= length - 1:
+            self.state[v] = FREE
+            self.stage[v] = DONE
+            self.env[v] = 0.0
+
+    @staticmethod
+    def _read_interp(buf, idx, length, fl, frac, i0, i1, out, tmp, t32) -> None:
+        """Linear interpolation of ``buf`` at fractional ``idx``; zero past the end."""
+        np.floor(idx, out=fl)
+        np.subtract(idx, fl, out=frac)
+        np.clip(fl, 0, length - 1, out=tmp)
+        np.copyto(i0, tmp, casting="unsafe")
+        np.add(i0, 1, out=i1)
+        np.minimum(i1, length - 1, out=i1)
+        np.take(buf, i0, out=t32)
+        np.copyto(out, t32)
+        np.take(buf, i1, out=t32)
+        np.copyto(tmp, t32)
+        tmp -= out
+        tmp *= frac
+        out += tmp
+        # Past the last sample the voice is silent.
+        if idx[idx.shape[0] - 1] >= length - 1:
+            np.subtract(length - 1, idx, out=tmp)
+            np.clip(tmp, 0.0, 1.0, out=tmp)
+            np.ceil(tmp, out=tmp)
+            out *= tmp

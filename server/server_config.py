@@ -1,0 +1,145 @@
+"""Typed settings of ``morphsynth serve``; the shipped defaults are ``defaults.yaml``.
+
+Only the command line reads YAML (through :func:`load_serve_config`); the server's
+classes take these dataclasses or plain values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEFAULTS_YAML = Path(__file__).with_name("defaults.yaml")
+DEFAULT_PORT = 57130
+
+
+@dataclass
+class OscSettings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT          # UDP
+    tcp_port: int = DEFAULT_PORT      # TCP (both framings); 0 = no TCP server
+    max_datagram: int = 65536
+
+    def validate(self) -> None:
+        for key in ("port", "tcp_port"):
+            value = getattr(self, key)
+            if not 0 <= value <= 65535:
+                raise ValueError(f"{key}: {value} is not a port number (0..65535)")
+
+
+@dataclass
+class AudioSettings:
+    device: str = "default"           # a device name (substring), "default", or "null"
+    sample_rate: int = 48000
+    block_size: int = 256
+    channels: int = 2                 # the mono mix goes to every channel
+    latency: float | None = None      # seconds; None = the device's low latency
+    polyphony: int = 64
+    gain_db: float = -6.0
+    fade_ms: float = 5.0              # click-free note-off floor and voice-stealing fade
+    loop_xfade_ms: float = 40.0
+    record: str | None = None         # WAV path; what is played is written there
+    record_buffer_s: float = 4.0      # ring between the audio thread and the WAV writer
+
+    def validate(self) -> None:
+        if self.sample_rate not in (22050, 24000, 32000, 44100, 48000, 88200, 96000):
+            raise ValueError(f"sample_rate: {self.sample_rate} is not a supported rate")
+        if not 16 <= self.block_size <= 4096:
+            raise ValueError(f"block_size: {self.block_size} is outside 16..4096")
+        if not 1 <= self.channels <= 32:
+            raise ValueError(f"channels: {self.channels} is outside 1..32")
+        if not 1 <= self.polyphony <= 1024:
+            raise ValueError(f"polyphony: {self.polyphony} is outside 1..1024")
+        if not -120.0 <= self.gain_db <= 24.0:
+            raise ValueError(f"gain_db: {self.gain_db} is outside -120..24")
+
+
+@dataclass
+class EnvelopeSettings:
+    attack: float = 0.005
+    decay: float = 0.1
+    sustain: float = 0.8
+    release: float = 0.3
+
+
+@dataclass
+class MorphSettings:
+    # Empty = the first four library instruments, at the XY corners (0,0) (1,0) (0,1) (1,1).
+    sources: list[str] = field(default_factory=list)
+    x: float = 0.5
+    y: float = 0.5
+    interp: Literal["linear", "slerp"] = "linear"
+    knobs: list[float] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if not (0.0 <= self.x <= 1.0 and 0.0 <= self.y <= 1.0):
+            raise ValueError(f"x, y: ({self.x}, {self.y}) must lie in 0..1")
+
+
+@dataclass
+class MidiSettings:
+    port: str = "virtual"             # "virtual", "none", or the name of an existing input port
+    client_name: str = "morphsynth"   # the virtual port's name
+    api: Literal["auto", "UNIX_JACK", "LINUX_ALSA", "MACOSX_CORE", "WINDOWS_MM"] = "auto"
+    bend_range: float = 2.0           # semitones, until RPN 0 changes it
+    mpe: bool = True                  # channels 2-16 carry per-note bend and pressure
+    mpe_bend_range: float = 48.0
+    cc_map: dict[int, str] = field(default_factory=lambda: {1: "x", 2: "y", 74: "knob0"})
+    # Program change number -> source names (at the XY corners).
+    presets: dict[int, list[str]] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        for cc, target in self.cc_map.items():
+            if not 0 <= cc <= 127:
+                raise ValueError(f"midi.cc_map: {cc} is not a controller number (0..127)")
+            if cc in (6, 38, 64, 100, 101, 120, 121, 123):
+                raise ValueError(f"midi.cc_map: CC{cc} is reserved (RPN, sustain, all-off)")
+            if not (target in ("x", "y", "gain") or (target.startswith("knob") and target[4:].isdigit())):
+                raise ValueError(f"midi.cc_map.{cc}: '{target}' is not x, y, gain or knobN")
+        for program in self.presets:
+            if not 0 <= program <= 127:
+                raise ValueError(f"midi.presets: {program} is not a program number (0..127)")
+
+
+@dataclass
+class PathSettings:
+    output_dir: str = "renders"       # /render writes only inside this folder
+    input_dir: str = "."              # /library/add reads only inside this folder
+
+
+@dataclass
+class RendererSettings:
+    phase: Literal["fast", "quality"] = "fast"
+    cache_mb: float = 256.0
+
+
+@dataclass
+class ServeConfig:
+    model: str | None = None          # a model folder; None = the shipped model
+    library: str | None = None        # None = <model>/library.safetensors
+    osc: OscSettings = field(default_factory=OscSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    envelope: EnvelopeSettings = field(default_factory=EnvelopeSettings)
+    morph: MorphSettings = field(default_factory=MorphSettings)
+    midi: MidiSettings = field(default_factory=MidiSettings)
+    paths: PathSettings = field(default_factory=PathSettings)
+    renderer: RendererSettings = field(default_factory=RendererSettings)
+
+
+def default_model_dir() -> Path:
+    """The shipped model folder, or ``$MORPHSYNTH_MODEL``."""
+    env = os.environ.get("MORPHSYNTH_MODEL")
+    if env:
+        return Path(env)
+    import morphsynth.training
+
+    return Path(morphsynth.training.__file__).resolve().parents[1] / "models" / "default"
+
+
+def load_serve_config(path: str | Path | None = None) -> ServeConfig:
+    """The packaged defaults, or ``path`` (keys missing there keep the dataclass defaults)."""
+    from morphsynth.config import load_config
+
+    return load_config(path if path is not None else DEFAULTS_YAML, ServeConfig)
