@@ -1,0 +1,418 @@
+"""The latent library: one latent per (instrument, pitch, velocity) note of a model.
+
+A library file is safetensors: tensors ``latents [n, latent_dim]``, ``pitches [n]``,
+``velocities [n]``, ``source_index [n]`` (into the names list), and the principal
+axes of the latents (``pca_mean [latent_dim]``, ``pca_axes [k, latent_dim]``,
+``pca_std [k]``); the header metadata holds the format version, the source names and
+families (JSON lists) and the sha256 of the model that encoded them. A library only
+makes sense with that model: :meth:`Library.load` refuses any other.
+
+Which latent plays a key. The decoder takes pitch and velocity from conditioning,
+so the latent is meant to carry timbre; but a CAE latent still drifts with pitch
+(upper and lower registers of one instrument sound different, and the encoder sees
+them). The library therefore uses the source's own entries near the key: the nearest
+velocity, then the latent interpolated linearly between the two entries whose pitches
+bracket the key (the nearest one outside the covered range). Averaging all of an
+instrument's entries (``mode="mean"``) is available too; it was measured against the
+nearest-entry rule on held-out pitches (see ``benchmarks/bench_render.py --lookup``)
+and reconstructs them worse, because it blurs register-dependent timbre.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from morphsynth.errors import MorphsynthError
+
+FORMAT = "morphsynth-library"
+VERSION = "1"
+LOOKUP_MODES = ("nearest", "mean")
+N_AXES = 8
+PITCH_MIN, PITCH_MAX = 21, 108
+USER_FAMILY = "user"
+# A leading-silence trim keeps this much before the first loud sample, so the attack survives.
+TRIM_PREROLL_S = 0.005
+TRIM_THRESHOLD_DB = -50.0
+
+
+@dataclass
+class NoteEntry:
+    """One note to encode: audio ``[n_samples]`` at the model rate with its labels."""
+
+    instrument: str
+    family: str
+    pitch: int
+    velocity: int
+    audio: np.ndarray
+
+
+@dataclass
+class Library:
+    """Latents of named sources, with the principal axes used as knobs.
+
+    latents: ``[n, latent_dim]`` float32; pitches, velocities, source_index: ``[n]`` long.
+    names[i] / families[i] describe source i.
+    """
+
+    latents: torch.Tensor
+    pitches: torch.Tensor
+    velocities: torch.Tensor
+    source_index: torch.Tensor
+    names: list[str]
+    families: list[str]
+    model_hash: str
+    model_name: str = ""
+    pca_mean: torch.Tensor | None = None
+    pca_axes: torch.Tensor | None = None
+    pca_std: torch.Tensor | None = None
+    mode: str = "nearest"
+    _rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.pca_mean is None:
+            self.pca_mean, self.pca_axes, self.pca_std = principal_axes(self.latents)
+        self._index()
+
+    def _index(self) -> None:
+        src = self.source_index.numpy()
+        self._rows = {name: np.flatnonzero(src == i) for i, name in enumerate(self.names)}
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def latent_dim(self) -> int:
+        return int(self.latents.shape[1])
+
+    @property
+    def knob_names(self) -> list[str]:
+        """Names of the latent knobs: ``pc1`` is the axis of largest spread."""
+        return [f"pc{i + 1}" for i in range(int(self.pca_axes.shape[0]))]
+
+    @property
+    def known_velocities(self) -> list[int]:
+        return sorted({int(v) for v in self.velocities.tolist()})
+
+    def nearest_velocity(self, velocity: int) -> int:
+        """The library velocity nearest to ``velocity`` (ties go to the louder one)."""
+        known = self.known_velocities
+        return min(known, key=lambda v: (abs(v - velocity), -v))
+
+    def resolve(self, name: str) -> str:
+        """The source called ``name``, or the only one whose name starts with it."""
+        if name in self._rows:
+            return name
+        matches = [n for n in self.names if n.startswith(name)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            few = ", ".join(self.names[:8]) + (", ..." if len(self.names) > 8 else "")
+            raise MorphsynthError(f"unknown source '{name}' (library has {len(self.names)}: {few})")
+        few = ", ".join(matches[:6]) + (", ..." if len(matches) > 6 else "")
+        raise MorphsynthError(f"source '{name}' is ambiguous ({len(matches)} match: {few})")
+
+    def describe(self) -> list[dict]:
+        """One row per source: name, family, pitches, velocities."""
+        rows = []
+        for i, name in enumerate(self.names):
+            idx = self._rows[name]
+            rows.append({
+                "name": name,
+                "family": self.families[i],
+                "pitches": sorted({int(p) for p in self.pitches[idx].tolist()}),
+                "velocities": sorted({int(v) for v in self.velocities[idx].tolist()}),
+            })
+        return rows
+
+    def latent_for(self, name: str, pitch: int, velocity: int, mode: str | None = None) -> torch.Tensor:
+        """The latent ``[latent_dim]`` of source ``name`` for a key (see the module doc)."""
+        mode = mode or self.mode
+        if mode not in LOOKUP_MODES:
+            raise MorphsynthError(f"library: lookup mode must be one of {', '.join(LOOKUP_MODES)}, got {mode!r}")
+        rows = self._rows[self.resolve(name)]
+        vels = self.velocities[rows]
+        # Nearest velocity first: velocity changes timbre far less than register does.
+        vdist = (vels - int(velocity)).abs()
+        rows = rows[(vdist == vdist.min()).numpy()]
+        if mode == "mean":
+            return self.latents[rows].mean(dim=0)
+        pitches = self.pitches[rows].numpy()
+        exact = rows[pitches == pitch]
+        if exact.size:
+            return self.latents[exact].mean(dim=0)
+        below, above = pitches < pitch, pitches > pitch
+        if not below.any() or not above.any():
+            nearest = rows[np.abs(pitches - pitch) == np.abs(pitches - pitch).min()]
+            return self.latents[nearest].mean(dim=0)
+        p0, p1 = pitches[below].max(), pitches[above].min()
+        z0 = self.latents[rows[pitches == p0]].mean(dim=0)
+        z1 = self.latents[rows[pitches == p1]].mean(dim=0)
+        a = float(pitch - p0) / float(p1 - p0)
+        return z0 + (z1 - z0) * a
+
+    def latents_for(self, names, pitch: int, velocity: int) -> torch.Tensor:
+        """``[len(names), latent_dim]``: :meth:`latent_for` of each name."""
+        return torch.stack([self.latent_for(n, pitch, velocity) for n in names])
+
+    def knob_offset(self, knobs) -> torch.Tensor:
+        """Latent offset ``[latent_dim]`` of knob values given in standard deviations."""
+        knobs = tuple(knobs)
+        k = int(self.pca_axes.shape[0])
+        if len(knobs) > k:
+            raise MorphsynthError(f"morph: {len(knobs)} knobs given, the library has {k} ({', '.join(self.knob_names)})")
+        if not knobs:
+            return torch.zeros(self.latent_dim)
+        v = torch.tensor(knobs, dtype=torch.float32) * self.pca_std[: len(knobs)]
+        return v @ self.pca_axes[: len(knobs)]
+
+    # ------------------------------------------------------------- mutation
+    def add_note(self, model, audio_16k: np.ndarray, name: str, pitch: int | None = None,
+                 velocity: int = 100) -> int:
+        """Encode a user's note as source ``name``; returns the pitch used.
+
+        audio_16k: ``[n_samples]`` at the model's rate (any length: leading silence is
+        trimmed, then it is padded or cut to the model's note length). The pitch is
+        detected when not given. A name that already belongs to a dataset source is
+        refused; adding to a user source adds (or replaces) the entry at that pitch.
+        """
+        check_model(self, model, "library")
+        if not name or not isinstance(name, str) or any(c.isspace() for c in name):
+            raise MorphsynthError(f"library add: name must be a non-empty word, got {name!r}")
+        if name in self._rows and self.families[self.names.index(name)] != USER_FAMILY:
+            raise MorphsynthError(f"library add: '{name}' is already a dataset source; choose another --name")
+        n_samples = model.stft.n_samples(model.n_frames)
+        audio = fit_note(audio_16k, n_samples, model.stft.sample_rate)
+        if pitch is None:
+            pitch = detect_pitch(audio, model.stft.sample_rate)
+        pitch = int(pitch)
+        if not PITCH_MIN <= pitch <= PITCH_MAX:
+            raise MorphsynthError(f"library add: pitch {pitch} outside {PITCH_MIN}-{PITCH_MAX}")
+        velocity = self.nearest_velocity(int(velocity))
+        with torch.no_grad():
+            z = model.encode_audio(torch.from_numpy(audio)[None],
+                                   torch.tensor([pitch]), torch.tensor([velocity]))[0].float().cpu()
+        if name not in self._rows:
+            self.names.append(name)
+            self.families.append(USER_FAMILY)
+        src = self.names.index(name)
+        keep = ~((self.source_index == src) & (self.pitches == pitch) & (self.velocities == velocity))
+        self.latents = torch.cat([self.latents[keep], z[None]])
+        self.pitches = torch.cat([self.pitches[keep], torch.tensor([pitch])])
+        self.velocities = torch.cat([self.velocities[keep], torch.tensor([velocity])])
+        self.source_index = torch.cat([self.source_index[keep], torch.tensor([src])])
+        # The principal axes stay as built, so the knobs keep their meaning after an add.
+        self._index()
+        return pitch
+
+    # ------------------------------------------------------------------- I/O
+    def save(self, path: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        tensors = {
+            "latents": self.latents.float().contiguous(),
+            "pitches": self.pitches.long().contiguous(),
+            "velocities": self.velocities.long().contiguous(),
+            "source_index": self.source_index.long().contiguous(),
+            "pca_mean": self.pca_mean.float().contiguous(),
+            "pca_axes": self.pca_axes.float().contiguous(),
+            "pca_std": self.pca_std.float().contiguous(),
+        }
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "model_hash": self.model_hash,
+            "model_name": self.model_name,
+            "names": json.dumps(self.names),
+            "families": json.dumps(self.families),
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            save_file(tensors, str(tmp), metadata=meta)
+            tmp.replace(path)
+        except OSError as exc:
+            raise MorphsynthError(f"{path}: cannot write library ({exc.strerror or exc})") from None
+
+    @classmethod
+    def load(cls, path: str | Path, model=None) -> "Library":
+        """Read a library; with ``model``, refuse one built by a different model."""
+        from safetensors import SafetensorError, safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise MorphsynthError(f"{path}: library not found")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise MorphsynthError(f"{path}: not a readable library ({str(exc).splitlines()[0]})") from None
+        if meta.get("format") != FORMAT:
+            raise MorphsynthError(f"{path}: not a morphsynth library (no '{FORMAT}' header)")
+        if meta.get("version") != VERSION:
+            raise MorphsynthError(f"{path}: library format version {meta.get('version')!r}, this build reads {VERSION}")
+        need = ("latents", "pitches", "velocities", "source_index", "pca_mean", "pca_axes", "pca_std")
+        missing = [k for k in need if k not in tensors]
+        if missing:
+            raise MorphsynthError(f"{path}: library lacks tensor '{missing[0]}'")
+        try:
+            names = json.loads(meta["names"])
+            families = json.loads(meta["families"])
+        except (KeyError, ValueError):
+            raise MorphsynthError(f"{path}: library metadata lacks valid 'names'/'families'") from None
+        n = tensors["latents"].shape[0]
+        if any(tensors[k].shape[0] != n for k in ("pitches", "velocities", "source_index")) or \
+                len(names) != len(families) or n == 0 or int(tensors["source_index"].max()) >= len(names):
+            raise MorphsynthError(f"{path}: library tensors and names disagree in length")
+        lib = cls(tensors["latents"].float(), tensors["pitches"].long(), tensors["velocities"].long(),
+                  tensors["source_index"].long(), list(names), list(families), meta.get("model_hash", ""),
+                  meta.get("model_name", ""), tensors["pca_mean"].float(), tensors["pca_axes"].float(),
+                  tensors["pca_std"].float())
+        if model is not None:
+            check_model(lib, model, str(path))
+        return lib
+
+
+def check_model(lib: Library, model, where: str) -> None:
+    """Refuse to pair ``lib`` with a model other than the one that encoded it."""
+    if lib.model_hash != model.model_hash:
+        raise MorphsynthError(
+            f"{where}: library was built by model {lib.model_hash[:12]}, the loaded model is "
+            f"{model.model_hash[:12]}; rebuild it: morphsynth library build --model MODEL --data DIR --out FILE")
+    if lib.latent_dim != model.latent_dim:
+        raise MorphsynthError(f"{where}: library latents have {lib.latent_dim} dims, the model {model.latent_dim}")
+
+
+def principal_axes(latents: torch.Tensor, n_axes: int = N_AXES):
+    """Mean ``[D]``, unit axes ``[k, D]`` (largest spread first) and their std ``[k]``.
+
+    latents: ``[n, D]``. ``k = min(n_axes, n - 1, D)`` (at least one axis, with std 0 for
+    a single latent).
+    """
+    z = latents.double()
+    mean = z.mean(dim=0)
+    n, d = z.shape
+    k = max(1, min(n_axes, n - 1, d))
+    if n < 2:
+        axes = torch.zeros(k, d, dtype=torch.float64)
+        axes[0, 0] = 1.0
+        return mean.float(), axes.float(), torch.zeros(k)
+    _, s, vh = torch.linalg.svd(z - mean, full_matrices=False)
+    axes = vh[:k]
+    # Fix each axis's sign so the knob direction is reproducible between builds.
+    signs = torch.sign(axes[torch.arange(k), axes.abs().argmax(dim=1)])
+    axes = axes * signs[:, None]
+    std = s[:k] / math.sqrt(n - 1)
+    return mean.float(), axes.float(), std.float()
+
+
+def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progress=None) -> Library:
+    """Encode every note (audio at the model rate, ``[n_samples]`` each) into a library.
+
+    Notes of one instrument become one source; family is taken from its first note.
+    ``progress`` is called with the number of notes encoded so far.
+    """
+    names: list[str] = []
+    families: list[str] = []
+    index: dict[str, int] = {}
+    lat, pit, vel, src = [], [], [], []
+    n_samples = model.stft.n_samples(model.n_frames)
+    batch: list[NoteEntry] = []
+    done = 0
+
+    def flush():
+        nonlocal done
+        audio = torch.from_numpy(np.stack([fit_length(b.audio, n_samples) for b in batch]))
+        p = torch.tensor([b.pitch for b in batch])
+        v = torch.tensor([b.velocity for b in batch])
+        with torch.no_grad():
+            lat.append(model.encode_audio(audio, p, v).float().cpu())
+        pit.append(p)
+        vel.append(v)
+        done += len(batch)
+        batch.clear()
+        if progress:
+            progress(done)
+
+    for note in notes:
+        if note.instrument not in index:
+            index[note.instrument] = len(names)
+            names.append(note.instrument)
+            families.append(note.family)
+        src.append(index[note.instrument])
+        batch.append(note)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    if not names:
+        raise MorphsynthError("library build: no notes to encode")
+    return Library(torch.cat(lat), torch.cat(pit).long(), torch.cat(vel).long(),
+                   torch.tensor(src, dtype=torch.long), names, families, model.model_hash,
+                   getattr(model, "name", ""))
+
+
+# ------------------------------------------------------------ note audio
+def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
+    """``[n]`` → ``[n_samples]`` float32, zero-padded or cut at the end."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if audio.size >= n_samples:
+        return np.ascontiguousarray(audio[:n_samples])
+    return np.pad(audio, (0, n_samples - audio.size))
+
+
+def trim_leading_silence(audio: np.ndarray, sample_rate: int, threshold_db: float = TRIM_THRESHOLD_DB) -> np.ndarray:
+    """Drop the silence before the first sample within ``threshold_db`` of the peak."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak <= 0:
+        return audio
+    loud = np.flatnonzero(np.abs(audio) >= peak * 10 ** (threshold_db / 20))
+    start = max(0, int(loud[0]) - int(TRIM_PREROLL_S * sample_rate))
+    return audio[start:]
+
+
+def fit_note(audio: np.ndarray, n_samples: int, sample_rate: int) -> np.ndarray:
+    """A user's note as the model expects it: trimmed, ``[n_samples]`` float32."""
+    audio = trim_leading_silence(audio, sample_rate)
+    if not np.any(audio):
+        raise MorphsynthError("library add: the note is silent")
+    return fit_length(audio, n_samples)
+
+
+def detect_pitch(audio: np.ndarray, sample_rate: int) -> int:
+    """MIDI pitch of a steady note ``[n_samples]`` (autocorrelation f0), rounded."""
+    from morphsynth.training.metrics import autocorrelation_f0
+
+    f0 = autocorrelation_f0(audio, sample_rate)
+    if f0 <= 0:
+        raise MorphsynthError("library add: no pitch detected in the note; give --pitch")
+    pitch = int(round(69 + 12 * math.log2(f0 / 440.0)))
+    if not PITCH_MIN <= pitch <= PITCH_MAX:
+        raise MorphsynthError(f"library add: detected pitch {pitch} ({f0:.1f} Hz) is outside "
+                              f"{PITCH_MIN}-{PITCH_MAX}; give --pitch")
+    return pitch
+
+
+def read_note(path: str | Path, sample_rate: int) -> np.ndarray:
+    """A sound file as mono float32 ``[n_samples]`` at ``sample_rate`` (soxr resampling)."""
+    import soundfile as sf
+
+    from morphsynth.server.resample import resample
+
+    path = Path(path)
+    if not path.is_file():
+        raise MorphsynthError(f"{path}: audio file not found")
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise MorphsynthError(f"{path}: not a readable sound file ({str(exc).splitlines()[0]})") from None
+    if audio.shape[0] == 0:
+        raise MorphsynthError(f"{path}: sound file is empty")
+    return resample(audio.mean(axis=1), int(rate), int(sample_rate))

@@ -1,0 +1,391 @@
+"""Morph → latents → decoded magnitude → phase → resampled note, cached.
+
+:class:`Renderer` is what the server and the command line use. Rendering is batched:
+every latent of a batch of notes (one per note, or one per ramp breakpoint) goes
+through the decoder together, the phase method runs on the whole batch, and soxr
+resamples the batch at once. The render cache and its worker live in
+:mod:`morphsynth.server.cache`; this module decides what to render and how.
+
+Velocity: the model is conditioned on the library's velocities; a key's velocity is
+snapped to the nearest of them (so all velocities near one trained value share one
+cached note). The rendered note is at that velocity's level; the engine applies its
+own velocity gain.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from morphsynth.errors import MorphsynthError
+from morphsynth.server.cache import RenderCache, RenderQueue
+from morphsynth.server.library import PITCH_MAX, PITCH_MIN, Library, check_model, read_note
+from morphsynth.server.morph import Morph, mix_latents, ramp_frame_blend
+from morphsynth.server.resample import resample
+
+HOLD_S = 3.0  # note-off time of the model's 4 s notes (3 s hold + 1 s release)
+OUT_RATES = (16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
+# Loops shorter than this buzz audibly at the repetition rate; longer ones reach into the attack.
+LOOP_TARGET_S = 0.4
+# Frames this close to note-off already carry the release (STFT window half-width plus margin).
+LOOP_GUARD_S = 0.08
+FADE_S = 0.25
+RECENT_KEYS = 128
+# Iterations of the built-in Griffin-Lim used while the phase module offers nothing.
+FALLBACK_ITERS = {"fast": 16, "quality": 64, "gl": 32}
+
+
+@dataclass
+class RenderedNote:
+    """A whole note at ``sample_rate``: ``audio [n_samples]`` float32 mono.
+
+    hold_end: sample of the note-off (3 s). loop_start/loop_end: a steady segment inside
+    the hold whose end joins its start seamlessly (play ``audio[loop_start:loop_end]``
+    repeatedly to hold the key past ``loop_end``).
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    hold_end: int
+    loop_start: int
+    loop_end: int
+    pitch: int = 0
+    velocity: int = 0
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.audio.nbytes)
+
+
+# --------------------------------------------------------------------------- DSP
+def find_loop(audio: np.ndarray, sample_rate: int, f0_hz: float, hold_end: int,
+              target_s: float = LOOP_TARGET_S, guard_s: float = LOOP_GUARD_S) -> tuple[int, int]:
+    """(loop_start, loop_end) of a seamless loop near the end of the hold.
+
+    audio: ``[n_samples]``. The loop ends ``guard_s`` before ``hold_end``; its length starts
+    as the multiple of the pitch period nearest ``target_s`` and its start is then moved
+    within ± one period to where the waveform around it best matches (normalised
+    cross-correlation) the waveform around the end, so the jump back is seamless.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    period = sample_rate / max(float(f0_hz), 1.0)
+    end = int(hold_end - guard_s * sample_rate)
+    n_periods = max(1, round(target_s * sample_rate / period))
+    length = int(round(n_periods * period))
+    # The whole search must stay inside the hold's steady part, past the attack.
+    length = min(length, max(int(period), end // 2))
+    half = max(int(math.ceil(period)), int(0.004 * sample_rate))
+    w = min(max(int(round(2 * period)), int(0.01 * sample_rate)), end // 4)
+    lo = max(w, end - length - half)
+    hi = min(end - max(int(period) // 2, 1), end - length + half)
+    if end <= 2 * w or hi <= lo or not np.any(x[lo - w:end + w]):
+        start = max(0, end - length)
+        return start, end
+    ref = x[end - w:end + w]
+    ref = ref - ref.mean()
+    ref_norm = np.linalg.norm(ref) + 1e-12
+    cands = np.lib.stride_tricks.sliding_window_view(x[lo - w:hi + w], 2 * w)  # [n_cand, 2w]
+    cands = cands - cands.mean(axis=1, keepdims=True)
+    ncc = (cands @ ref) / (np.linalg.norm(cands, axis=1) * ref_norm + 1e-12)
+    start = lo + int(np.argmax(ncc))
+    return start, end
+
+
+def loop_seam_correlation(audio: np.ndarray, loop_start: int, loop_end: int, width: int) -> float:
+    """Normalised correlation of ``width`` samples either side of the loop's start and end (1 = seamless)."""
+    a = np.asarray(audio[loop_start - width:loop_start + width], dtype=np.float64)
+    b = np.asarray(audio[loop_end - width:loop_end + width], dtype=np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    return float((a @ b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def fit_duration(note: RenderedNote, duration_s: float) -> np.ndarray:
+    """The note as ``duration_s`` seconds of audio ``[round(duration_s * rate)]``.
+
+    Longer than the render: the loop repeats inside the hold, and the release follows
+    (zeros pad the sub-loop remainder at the very end). Shorter: the note is cut and a
+    raised-cosine fade of up to ``FADE_S`` ends it.
+    """
+    n = int(round(duration_s * note.sample_rate))
+    audio = note.audio
+    if n <= 0:
+        raise MorphsynthError(f"duration: must be > 0 s, got {duration_s}")
+    if n <= audio.size:
+        out = audio[:n].copy()
+        fade = min(int(FADE_S * note.sample_rate), n // 2)
+        if fade > 0 and n < audio.size:
+            out[n - fade:] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade))).astype(np.float32)
+        return out
+    loop = audio[note.loop_start:note.loop_end]
+    repeats = (n - audio.size) // max(loop.size, 1)
+    out = np.concatenate([audio[:note.loop_end], np.tile(loop, repeats), audio[note.loop_end:]])
+    return np.pad(out, (0, n - out.size)).astype(np.float32, copy=False)
+
+
+def _griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, n_iter: int, momentum: float = 0.99) -> torch.Tensor:
+    """Fast Griffin-Lim (Perraudin et al. 2013). mag ``[batch, n_bins, n_frames]`` → ``[batch, (n_frames-1)*hop]``.
+
+    Stand-in used only when ``morphsynth.training.phase`` is not installed.
+    """
+    from morphsynth.training.spectral import istft, stft
+
+    length = (mag.shape[-1] - 1) * hop
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    angles = torch.polar(torch.ones_like(mag), (torch.rand(mag.shape, generator=gen) * 2 * math.pi).to(mag))
+    prev = torch.zeros_like(angles)
+    for _ in range(n_iter):
+        audio = istft(mag * angles, n_fft, hop, length)
+        rebuilt = stft(audio, n_fft, hop)
+        accel = rebuilt - (momentum / (1 + momentum)) * prev
+        prev = rebuilt
+        angles = accel / accel.abs().clamp_min(1e-16)
+    return istft(mag * angles, n_fft, hop, length)
+
+
+def reconstruct_phase(mag: torch.Tensor, method: str, n_iter: int | None, n_fft: int, hop: int) -> torch.Tensor:
+    """mag ``[batch, n_bins, n_frames]`` → audio ``[batch, (n_frames-1)*hop]`` by the named method."""
+    try:
+        from morphsynth.training import phase
+    except ImportError:
+        phase = None
+    if phase is not None and hasattr(phase, "reconstruct"):
+        kwargs = {} if n_iter is None else {"n_iter": n_iter}
+        try:
+            return phase.reconstruct(mag, method=method, **kwargs)
+        except ValueError as exc:
+            raise MorphsynthError(f"phase: {str(exc).splitlines()[0]}") from None
+    if method not in FALLBACK_ITERS:
+        raise MorphsynthError(f"phase: unknown method '{method}' (this build has: {', '.join(FALLBACK_ITERS)})")
+    return _griffin_lim(mag, n_fft, hop, n_iter if n_iter is not None else FALLBACK_ITERS[method])
+
+
+def check_key(pitch, velocity) -> tuple[int, int]:
+    if isinstance(pitch, bool) or not isinstance(pitch, (int, np.integer)) or not PITCH_MIN <= pitch <= PITCH_MAX:
+        raise MorphsynthError(f"pitch: must be a MIDI key {PITCH_MIN}-{PITCH_MAX}, got {pitch!r}")
+    if isinstance(velocity, bool) or not isinstance(velocity, (int, np.integer)) or not 1 <= velocity <= 127:
+        raise MorphsynthError(f"velocity: must be 1-127, got {velocity!r}")
+    return int(pitch), int(velocity)
+
+
+# ---------------------------------------------------------------------- renderer
+class Renderer:
+    """Renders morphs of ``library`` sources with ``model`` at ``out_rate``, with a cache.
+
+    phase / n_iter: the phase method (``morphsynth.training.phase`` names) and its
+    iterations (None: the method's default). cache_mb: memory bound of the note cache.
+    batch_size: notes per decode/phase batch in background pre-renders. prerender_all:
+    after the recently played keys, also pre-render the other keys (at the most recent
+    velocity) when the morph changes. max_queue: the most jobs that wait.
+    """
+
+    def __init__(self, model, library: Library, out_rate: int = 48000, phase: str = "fast",
+                 cache_mb: float = 256, n_iter: int | None = None, batch_size: int = 8,
+                 prerender_all: bool = True, max_queue: int = 256,
+                 on_error: Callable[[BaseException], None] | None = None):
+        check_model(library, model, "renderer")
+        if int(out_rate) not in OUT_RATES:
+            raise MorphsynthError(f"rate: must be one of {', '.join(map(str, OUT_RATES))} Hz, got {out_rate}")
+        self.model = model
+        self.library = library
+        self.out_rate = int(out_rate)
+        self.phase = phase
+        self.n_iter = n_iter
+        self.prerender_all = prerender_all
+        self.hold_end = int(round(HOLD_S * self.out_rate))
+        self._lock = threading.Lock()
+        self._morph: Morph | None = None
+        self._mkey: tuple = ()
+        self._generation = 0
+        self._morphs: OrderedDict[tuple, Morph] = OrderedDict()
+        self._recent: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+        self.cache = RenderCache(int(cache_mb * 1024 * 1024))
+        self.queue = RenderQueue(self.cache, self._render_keys, self._is_current, batch_size=batch_size,
+                                 max_length=max_queue, on_error=on_error)
+        self._base_key = (model.model_hash, self.out_rate, phase, n_iter, library.mode)
+
+    # ---------------------------------------------------------------- morph state
+    @property
+    def morph(self) -> Morph | None:
+        return self._morph
+
+    def check_morph(self, morph: Morph) -> Morph:
+        """Validate ``morph`` against the library; returns it with source names resolved."""
+        morph.validate()
+        names = tuple(self.library.resolve(s) for s in morph.sources)
+        self.library.knob_offset(morph.knobs)  # raises on too many knobs
+        return Morph(names, morph.weights, morph.interp, morph.knobs, morph.ramp)
+
+    def set_morph(self, morph: Morph) -> None:
+        """Swap the current morph; pre-renders the recently played keys, most recent first."""
+        morph = self.check_morph(morph)
+        mkey = morph.cache_key()
+        with self._lock:
+            self._morph, self._mkey = morph, mkey
+            self._generation += 1
+            gen = self._generation
+            self._remember(mkey, morph)
+            recent = list(reversed(self._recent))
+        keys = [self._key(mkey, p, v) for p, v in recent]
+        if self.prerender_all:
+            vel = recent[0][1] if recent else 100
+            played = {p for p, _ in recent}
+            # Outward from the most recent key: nearby keys are the likeliest next notes.
+            centre = recent[0][0] if recent else 60
+            others = sorted((p for p in range(PITCH_MIN, PITCH_MAX + 1) if p not in played),
+                            key=lambda p: (abs(p - centre), p))
+            keys += [self._key(mkey, p, vel) for p in others]
+        self.queue.prerender(keys, gen)
+
+    def _remember(self, mkey: tuple, morph: Morph) -> None:
+        self._morphs[mkey] = morph
+        self._morphs.move_to_end(mkey)
+        while len(self._morphs) > 16:
+            self._morphs.popitem(last=False)
+
+    def _is_current(self, generation: int) -> bool:
+        return generation == self._generation
+
+    def _key(self, mkey: tuple, pitch: int, velocity: int) -> tuple:
+        return (self._base_key, mkey, int(pitch), self.library.nearest_velocity(int(velocity)))
+
+    # -------------------------------------------------------------- note-on path
+    def lookup(self, pitch: int, velocity: int) -> RenderedNote | None:
+        """The cached note of the current morph, or None; never renders."""
+        with self._lock:
+            morph, mkey = self._morph, self._mkey
+        if morph is None:
+            raise MorphsynthError("renderer: no morph set (call set_morph first)")
+        pitch, velocity = check_key(pitch, velocity)
+        with self._lock:
+            self._recent[(pitch, velocity)] = None
+            self._recent.move_to_end((pitch, velocity))
+            while len(self._recent) > RECENT_KEYS:
+                self._recent.popitem(last=False)
+        note = self.cache.get(self._key(mkey, pitch, velocity))
+        if note is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return note
+
+    def request(self, pitch: int, velocity: int, on_ready: Callable[[RenderedNote], None]) -> None:
+        """Render the current morph's note at top priority on the worker, then ``on_ready(note)`` there."""
+        with self._lock:
+            morph, mkey, gen = self._morph, self._mkey, self._generation
+        if morph is None:
+            raise MorphsynthError("renderer: no morph set (call set_morph first)")
+        pitch, velocity = check_key(pitch, velocity)
+        self.queue.submit(self._key(mkey, pitch, velocity), gen, on_ready)
+
+    # ------------------------------------------------------------ synchronous
+    def render(self, morph: Morph, pitch: int, velocity: int, duration_s: float | None = None) -> np.ndarray:
+        """One note, float32 mono at ``out_rate``; ``duration_s`` None keeps the model's 4 s."""
+        note = self.render_note(morph, pitch, velocity)
+        if duration_s is None:
+            return note.audio.copy()
+        if not (isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and duration_s > 0):
+            raise MorphsynthError(f"duration: must be a positive number of seconds, got {duration_s!r}")
+        return fit_duration(note, float(duration_s))
+
+    def render_note(self, morph: Morph, pitch: int, velocity: int) -> RenderedNote:
+        """A :class:`RenderedNote` of any morph (through the cache)."""
+        pitch, velocity = check_key(pitch, velocity)
+        morph = self.check_morph(morph)
+        mkey = morph.cache_key()
+        key = self._key(mkey, pitch, velocity)
+        note = self.cache.get(key)
+        if note is None:
+            note = self.render_batch([(morph, pitch, velocity)])[0]
+            self.cache.put(key, note)
+        return note
+
+    def add_source(self, audio_path: str, name: str, pitch: int | None = None) -> None:
+        """Encode a user's note file into the library as source ``name``."""
+        audio = read_note(audio_path, self.model.stft.sample_rate)
+        with self._lock:
+            self.library.add_note(self.model, audio, name, pitch)
+
+    def stats(self) -> dict:
+        return {"hits": self.hits, "misses": self.misses, "queue_length": len(self.queue),
+                "cache_bytes": self.cache.nbytes}
+
+    def close(self) -> None:
+        self.queue.close()
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- batches
+    def _render_keys(self, keys: list[tuple], generation: int) -> list[RenderedNote | None]:
+        items = []
+        for _, mkey, pitch, velocity in keys:
+            morph = self._morphs.get(mkey)
+            if morph is None:
+                return [None] * len(keys)
+            items.append((morph, pitch, velocity))
+        return self.render_batch(items)
+
+    def latents(self, morph: Morph, pitch: int, velocity: int) -> torch.Tensor:
+        """The morph's latents for a key: ``[1, latent_dim]`` static, ``[n_breakpoints, latent_dim]`` ramped."""
+        lib = self.library
+        src = lib.latents_for(morph.sources, pitch, velocity)  # [n_sources, latent_dim]
+        offset = lib.knob_offset(morph.knobs)
+        points = [w for _, w in morph.ramp] if morph.ramp else [morph.weights]
+        return torch.stack([mix_latents(src, w, morph.interp, lib.pca_mean) + offset for w in points])
+
+    def render_magnitudes(self, items: list[tuple[Morph, int, int]]) -> torch.Tensor:
+        """Decoded magnitudes ``[len(items), n_bins, n_frames]`` of (morph, pitch, velocity) items.
+
+        All latents (one per note, one per breakpoint for ramps) decode as one batch;
+        a ramped note blends its breakpoint decodes frame by frame.
+        """
+        zs, pitches, vels, spans = [], [], [], []
+        for morph, pitch, velocity in items:
+            v = self.library.nearest_velocity(velocity)
+            z = self.latents(morph, pitch, v)
+            spans.append((len(zs), z.shape[0]))
+            zs.extend(z)
+            pitches += [pitch] * z.shape[0]
+            vels += [v] * z.shape[0]
+        z = torch.stack(zs).to(self.model.device)
+        mags = self.model.decode(z, torch.tensor(pitches), torch.tensor(vels))  # [n_latents, n_bins, n_frames]
+        if all(n == 1 for _, n in spans):
+            return mags
+        frame_s = self.model.stft.hop / self.model.stft.sample_rate
+        out = []
+        for (morph, _, _), (first, n) in zip(items, spans):
+            if n == 1:
+                out.append(mags[first])
+                continue
+            blend = ramp_frame_blend([t for t, _ in morph.ramp], mags.shape[-1], frame_s).to(mags)
+            out.append(torch.einsum("kf,kbf->bf", blend, mags[first:first + n]))
+        return torch.stack(out)
+
+    def render_batch(self, items: list[tuple[Morph, int, int]]) -> list[RenderedNote]:
+        """Render (morph, pitch, velocity) items (validated morphs) as one batch."""
+        stft = self.model.stft
+        mags = self.render_magnitudes(items)
+        audio = reconstruct_phase(mags, self.phase, self.n_iter, stft.n_fft, stft.hop)  # [batch, n_samples]
+        audio = audio.float().cpu().numpy()
+        audio = resample(audio, stft.sample_rate, self.out_rate)
+        if audio.ndim == 1:
+            audio = audio[None]
+        notes = []
+        for (_, pitch, velocity), a in zip(items, audio):
+            a = np.ascontiguousarray(a, dtype=np.float32)
+            f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+            start, end = find_loop(a, self.out_rate, f0, self.hold_end)
+            notes.append(RenderedNote(a, self.out_rate, self.hold_end, start, end, pitch,
+                                      self.library.nearest_velocity(velocity)))
+        return notes
