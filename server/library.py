@@ -31,6 +31,13 @@ import torch
 
 from morphsynth.errors import MorphsynthError
 
+import morphsynth.training
+
+# The shipped model and its library, found relative to the package (not the working directory).
+DEFAULT_MODEL_DIR = Path(morphsynth.training.__file__).resolve().parents[1] / "models" / "default"
+LIBRARY_FILE = "library.safetensors"
+DEFAULT_LIBRARY = DEFAULT_MODEL_DIR / LIBRARY_FILE
+
 FORMAT = "morphsynth-library"
 VERSION = "1"
 LOOKUP_MODES = ("nearest", "mean")
