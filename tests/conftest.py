@@ -24,3 +24,21 @@ def jack_server():
         else:
             os.environ[k] = v
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A tiny NSynth-layout dataset rendered from FluidR3_GM; returns its root Path.
+
+    10 GM programs from 10 families x pitches 48, 56, 64, 72 x velocity 100 = 40 notes;
+    8 instruments in nsynth-train, 1 in nsynth-valid, 1 in nsynth-test (seed 0).
+    """
+    from morphsynth.training.dataset_soundfont import build_soundfont_dataset
+    from morphsynth.training.soundfont import FLUID_R3
+
+    if not FLUID_R3.is_file():
+        pytest.skip(f"{FLUID_R3} is missing (bash scripts/setup.sh installs fluid-soundfont-gm)")
+    root = tmp_path_factory.mktemp("tiny_dataset")
+    build_soundfont_dataset([FLUID_R3], root, programs=[0, 11, 19, 24, 33, 40, 56, 65, 73, 81],
+                            pitches=(48, 72), pitch_step=8, velocities=[100], seed=0)
+    return root

@@ -3,10 +3,25 @@
 The NSynth note shape: ``hold_s`` seconds of note-on, then ``release_s`` seconds
 after note-off, mono float32 at ``sample_rate``. Reverb and chorus are off so the
 notes are dry.
+
+Level: FluidSynth's own level at a fixed ``gain`` (0.5) is kept, never normalised
+per note, so a velocity-25 note stays quieter than a velocity-127 one. At gain 0.5
+the loudest General MIDI preset of FluidR3_GM, TimGM6mb and MuseScore General Lite
+peaks near 0.36 at velocity 127 (measured over all 128 programs at middle C), so
+nothing clips.
+
+Determinism: the samples are read as float32 (``fluid_synth_write_float``), which
+skips the dither FluidSynth adds to its 16-bit output. FluidSynth ramps a reused
+voice's gain from the value the voice had in its previous note over the first
+64-sample block, so a note's first block depends on what was played before it.
+:meth:`SoundFontSynth.render` therefore plays each note for one block, silences it,
+and plays it again: the voices it then takes carry this note's own gains, and the
+result is the same bytes whatever the synth rendered earlier.
 """
 
 from __future__ import annotations
 
+import ctypes
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +38,24 @@ GM_GROUPS = [
     "reed", "pipe", "synth_lead", "synth_pad", "synth_effects", "ethnic", "percussive", "sound_effects",
 ]
 
+# FluidSynth renders in blocks of this many samples.
+_BLOCK = 64
+_CC_ALL_SOUND_OFF = 120
+
 
 def gm_group(program: int) -> str:
     """General MIDI group name of ``program`` (0-127)."""
     return GM_GROUPS[program // 8]
+
+
+def _write_float_fn():
+    import fluidsynth
+
+    fn = fluidsynth._fl.fluid_synth_write_float
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                   ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
 
 
 class SoundFontSynth:
@@ -43,33 +72,61 @@ class SoundFontSynth:
             raise MorphsynthError(f"{path}: SoundFont not found")
         self.path = path
         self.sample_rate = int(sample_rate)
-        self._synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=gain)
-        for key, value in (("synth.reverb.active", 0), ("synth.chorus.active", 0)):
-            self._synth.setting(key, value)
+        # Reverb and chorus must be off before the synth is created: later changes are ignored.
+        self._synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=gain,
+                                       **{"synth.reverb.active": 0, "synth.chorus.active": 0})
+        self._write = _write_float_fn()
         self._sfid = self._synth.sfload(str(path))
         if self._sfid == -1:
+            self.close()
             raise MorphsynthError(f"{path}: not a readable SoundFont")
+
+    def has_preset(self, program: int, bank: int = 0) -> bool:
+        return self._synth.sfpreset_name(self._sfid, bank, program) is not None
+
+    def preset_name(self, program: int, bank: int = 0) -> str | None:
+        return self._synth.sfpreset_name(self._sfid, bank, program)
+
+    def _samples(self, n: int) -> np.ndarray:
+        """The next ``n`` frames as ``[n, 2]`` float32."""
+        buf = np.zeros((n, 2), dtype=np.float32)
+        rc = self._write(self._synth.synth, n, buf.ctypes.data, 0, 2, buf.ctypes.data, 1, 2)
+        if rc != 0:
+            raise RuntimeError("fluid_synth_write_float failed")
+        return buf
+
+    def _start(self, program: int, pitch: int, velocity: int, bank: int) -> None:
+        s = self._synth
+        s.system_reset()
+        if s.program_select(0, self._sfid, bank, program) != 0:
+            raise MorphsynthError(f"{self.path}: no preset for bank {bank} program {program}")
+        s.noteon(0, int(pitch), int(velocity))
+
+    def _silence(self) -> None:
+        self._synth.cc(0, _CC_ALL_SOUND_OFF, 0)
+        self._samples(4 * _BLOCK)
 
     def render(self, program: int, pitch: int, velocity: int,
                hold_s: float = 3.0, release_s: float = 1.0, bank: int = 0) -> np.ndarray:
         """Render one note; returns ``[n_samples]`` float32 in [-1, 1]."""
-        s = self._synth
-        s.system_reset()
-        s.program_select(0, self._sfid, bank, program)
+        if not (0 <= program <= 127 and 0 <= pitch <= 127 and 1 <= velocity <= 127):
+            raise MorphsynthError(f"program {program}, pitch {pitch}, velocity {velocity}: out of MIDI range")
         n_hold = int(round(hold_s * self.sample_rate))
         n_release = int(round(release_s * self.sample_rate))
-        s.noteon(0, int(pitch), int(velocity))
-        hold = s.get_samples(n_hold)
-        s.noteoff(0, int(pitch))
-        release = s.get_samples(n_release)
-        # Silence the tail so the next note on this synth starts clean.
-        s.all_sounds_off(0) if hasattr(s, "all_sounds_off") else s.cc(0, 120, 0)
-        s.get_samples(256)
-        stereo = np.concatenate([hold, release]).astype(np.float32).reshape(-1, 2)
-        return (stereo.mean(axis=1) / 32768.0).astype(np.float32)
+        # Priming block: leaves this note's gains in the voices the real note will reuse.
+        self._start(program, pitch, velocity, bank)
+        self._samples(_BLOCK)
+        self._silence()
+        self._start(program, pitch, velocity, bank)
+        hold = self._samples(n_hold)
+        self._synth.noteoff(0, int(pitch))
+        release = self._samples(n_release)
+        self._silence()
+        stereo = np.concatenate([hold, release])  # [n_samples, 2]
+        return stereo.mean(axis=1).astype(np.float32)
 
     def close(self) -> None:
-        if self._synth is not None:
+        if getattr(self, "_synth", None) is not None:
             self._synth.delete()
             self._synth = None
 
