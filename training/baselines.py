@@ -1,0 +1,107 @@
+"""Baselines at the same latent size, behind the same interface as the CAE.
+
+* :class:`PcaModel`: principal components of the flattened normalised log
+  magnitude (the strongest simple baseline in Roche et al.). Fitted in closed
+  form by :func:`fit_pca`; pitch and velocity are ignored.
+* :class:`ShallowAutoencoder`: one linear layer in, one out (Roche et al.'s
+  shallow fully-connected AE), with the pitch/velocity features appended to the
+  latent for the decoder so it gets the same conditioning as the CAE. Trained by
+  the same loop as the CAE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from morphsynth.training.model import N_BINS, N_FRAMES, SpectralAutoencoder, pitch_features
+
+
+@dataclass(frozen=True)
+class PcaConfig:
+    latent_dim: int = 16
+
+    def validate(self) -> None:
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim: must be >= 1, got {self.latent_dim}")
+
+
+@dataclass(frozen=True)
+class ShallowAeConfig:
+    latent_dim: int = 16
+
+    def validate(self) -> None:
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim: must be >= 1, got {self.latent_dim}")
+
+
+class PcaModel(SpectralAutoencoder):
+    """``z = (x - mean) Wᵀ``, ``x̂ = z W + mean`` on flattened features ``[batch, 513 * n_frames]``."""
+
+    kind = "pca"
+
+    def __init__(self, config: PcaConfig, n_frames: int = N_FRAMES):
+        super().__init__(config.latent_dim, n_frames)
+        config.validate()
+        self.config = config
+        dim = N_BINS * n_frames
+        self.mean = nn.Parameter(torch.zeros(dim), requires_grad=False)
+        self.components = nn.Parameter(torch.zeros(config.latent_dim, dim), requires_grad=False)
+
+    def encode(self, x, pitch, velocity):
+        return (x.flatten(1) - self.mean) @ self.components.T
+
+    def decode(self, z, pitch, velocity):
+        return (z @ self.components + self.mean).view(z.shape[0], N_BINS, self.n_frames)
+
+
+@torch.no_grad()
+def fit_pca(model: PcaModel, x: torch.Tensor) -> torch.Tensor:
+    """Fit the components to normalised features ``x [n, 513, n_frames]`` in place.
+
+    Uses the eigendecomposition of the ``[n, n]`` Gram matrix (n notes ≪ 128,763
+    dimensions), in float64 for a stable spectrum. Returns the explained variance
+    ratio of each component ``[latent_dim]``.
+    """
+    n = x.shape[0]
+    k = model.latent_dim
+    if n < 2:
+        raise ValueError("PCA needs at least two notes")
+    flat = x.reshape(n, -1).double()
+    mean = flat.mean(0)
+    flat -= mean
+    gram = flat @ flat.T  # [n, n]
+    evals, evecs = torch.linalg.eigh(gram)
+    order = torch.argsort(evals, descending=True)
+    evals, evecs = evals[order].clamp_min(0), evecs[:, order]
+    comps = torch.zeros(k, flat.shape[1], dtype=torch.float64, device=flat.device)
+    m = min(k, n - 1)
+    comps[:m] = (evecs[:, :m].T @ flat) / evals[:m].sqrt().clamp_min(1e-12)[:, None]
+    model.mean.copy_(mean.float())
+    model.components.copy_(comps.float())
+    return (evals[:k] / evals.sum().clamp_min(1e-12)).float()
+
+
+class ShallowAutoencoder(SpectralAutoencoder):
+    """``z = W_e x + b``; ``x̂ = W_d [z, cond] + b``, both over flattened features."""
+
+    kind = "shallow_ae"
+
+    def __init__(self, config: ShallowAeConfig, n_frames: int = N_FRAMES):
+        super().__init__(config.latent_dim, n_frames)
+        config.validate()
+        self.config = config
+        dim = N_BINS * n_frames
+        self.encoder = nn.Linear(dim, config.latent_dim)
+        self.decoder = nn.Linear(config.latent_dim + 14, dim)
+        nn.init.normal_(self.encoder.weight, std=dim ** -0.5)
+        nn.init.zeros_(self.decoder.bias)
+
+    def encode(self, x, pitch, velocity):
+        return self.encoder(x.flatten(1))
+
+    def decode(self, z, pitch, velocity):
+        out = self.decoder(torch.cat([z, pitch_features(pitch, velocity)], dim=1))
+        return out.view(z.shape[0], N_BINS, self.n_frames)
