@@ -1,13 +1,62 @@
-"""`morphsynth serve`: not yet available."""
+"""`morphsynth serve`: play the model over OSC and MIDI in real time."""
 
-from morphsynth.errors import MorphsynthError
+from __future__ import annotations
+
 from morphsynth.main import subcommand
+
+EXAMPLES = """\
+  morphsynth serve                                   # shipped model, default device, OSC on 57130
+  morphsynth serve --audio null --record take.wav    # headless: timer clock, keep what is played
+  morphsynth serve --port 9000 --tcp-port 9001 --midi none
+  morphsynth serve --midi "Launchkey" --audio "USB Audio"
+  morphsynth serve --config my-serve.yaml --model runs/default --library runs/default/lib.safetensors
+  oscsend localhost 57130 /note/on ii 60 100         # then, from another shell
+"""
 
 
 def add_parser(sub) -> None:
-    p = subcommand(sub, "serve", help="(serve: not yet available)", description="Not yet available.", examples="  morphsynth serve --help\n")
+    p = subcommand(
+        sub, "serve", help="run the synthesizer server (OSC over UDP/TCP, MIDI, audio)",
+        description="Run the synthesizer: OSC on UDP and TCP port 57130 (see docs/osc.md), a virtual "
+                    "MIDI input 'morphsynth', audio on the default device. It plays at once: the first "
+                    "four library instruments sit at the XY corners, morphed from the centre.",
+        examples=EXAMPLES)
+    p.add_argument("--config", metavar="FILE", help="serve settings (YAML; defaults: server/defaults.yaml)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="OSC UDP port (default 57130)")
+    p.add_argument("--tcp-port", type=int, help="OSC TCP port (default 57130; 0 = no TCP)")
+    p.add_argument("--audio", metavar="DEVICE|null", help="output device name, or null for no device")
+    p.add_argument("--record", metavar="FILE.wav", help="write everything played to this WAV")
+    p.add_argument("--midi", metavar="PORT|virtual|none", help="MIDI input (default: virtual port 'morphsynth')")
+    p.add_argument("--model", metavar="M", help="model folder (default: the shipped model or $MORPHSYNTH_MODEL)")
+    p.add_argument("--library", metavar="L", help="latent library (default: <model>/library.safetensors)")
     p.set_defaults(run=run)
 
 
+def apply_args(cfg, args):
+    """Command-line options over the config's values."""
+    for attr, section, key in (("host", cfg.osc, "host"), ("port", cfg.osc, "port"),
+                               ("tcp_port", cfg.osc, "tcp_port"), ("audio", cfg.audio, "device"),
+                               ("record", cfg.audio, "record"), ("midi", cfg.midi, "port"),
+                               ("model", cfg, "model"), ("library", cfg, "library")):
+        value = getattr(args, attr, None)
+        if value is not None:
+            setattr(section, key, value)
+    cfg.osc.validate()
+    return cfg
+
+
 def run(args) -> int:
-    raise MorphsynthError("'serve' is not available in this build")
+    from morphsynth.server.app import SynthServer, build_renderer, print_line
+    from morphsynth.server.server_config import load_serve_config
+
+    cfg = apply_args(load_serve_config(args.config), args)
+    renderer = build_renderer(cfg)
+    # The default virtual MIDI port is a convenience: without one, serve OSC anyway.
+    server = SynthServer(cfg, renderer, midi_required=args.midi is not None and cfg.midi.port != "virtual")
+    server.start()
+    print_line(server.describe())
+    server.serve_forever()
+    if server.recorder is not None:
+        print_line(f"morphsynth: wrote {server.recorder.path} ({server.recorder.frames_written} frames)")
+    return 0

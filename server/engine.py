@@ -98,6 +98,7 @@ class Engine:
         self.loop_xfade = max(1, int(loop_xfade_ms * sample_rate / 1000.0))
         self.bend_tau_s = bend_smooth_ms / 1000.0
         self.xruns = 0
+        self.clock_running = False  # set by the audio output while it calls process()
         self.dropped_commands = 0
         self.blocks = 0
         self.frames = 0

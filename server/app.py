@@ -1,0 +1,166 @@
+"""The running server: model + library + renderer + engine + audio + OSC + MIDI.
+
+:func:`build_renderer` loads the model and library named by a :class:`ServeConfig`;
+:class:`SynthServer` wires the renderer to the engine, control state, audio output,
+OSC servers and MIDI input, and owns their lifecycle. :meth:`SynthServer.serve_forever`
+stops cleanly on Ctrl-C or SIGTERM: audio stops, the recording is closed (a valid
+WAV), ports are released.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from morphsynth.errors import MorphsynthError
+from morphsynth.server.audio_io import Recorder, open_output
+from morphsynth.server.control import Controls
+from morphsynth.server.engine import Adsr, Engine
+from morphsynth.server.midi import MidiInput
+from morphsynth.server.osc import OscServer
+from morphsynth.server.server_config import ServeConfig, default_model_dir
+
+log = logging.getLogger("morphsynth.server")
+
+
+def build_renderer(cfg: ServeConfig):
+    """Load the model and its library; returns a Renderer at the audio sample rate."""
+    from morphsynth.server.library import Library
+    from morphsynth.server.renderer import Renderer
+    from morphsynth.training.synth_model import load_synth_model
+
+    model_dir = Path(cfg.model) if cfg.model else default_model_dir()
+    if not model_dir.is_dir():
+        raise MorphsynthError(f"model folder '{model_dir}' not found (give --model or set MORPHSYNTH_MODEL)")
+    library_path = Path(cfg.library) if cfg.library else model_dir / "library.safetensors"
+    if not library_path.is_file():
+        raise MorphsynthError(f"library '{library_path}' not found (give --library, or build one with "
+                              f"'morphsynth library build --model {model_dir}')")
+    model = load_synth_model(model_dir)
+    library = Library.load(library_path, model)
+    return Renderer(model, library, out_rate=cfg.audio.sample_rate, phase=cfg.renderer.phase,
+                    cache_mb=cfg.renderer.cache_mb)
+
+
+class SynthServer:
+    """Everything ``morphsynth serve`` runs, built from a config and a renderer.
+
+    ``start()`` opens MIDI first, then audio, then the OSC sockets (an rtmidi JACK
+    port opened while a JACK client of this process is active can deadlock).
+    """
+
+    def __init__(self, cfg: ServeConfig, renderer, model_name: str | None = None,
+                 midi_required: bool = True):
+        a = cfg.audio
+        self.cfg = cfg
+        self.renderer = renderer
+        self.model_name = model_name or str(getattr(getattr(renderer, "model", None), "name", "?"))
+        self.midi_required = midi_required
+        if getattr(renderer, "out_rate", a.sample_rate) != a.sample_rate:
+            raise MorphsynthError(f"renderer rate {renderer.out_rate} Hz differs from audio.sample_rate "
+                                  f"{a.sample_rate} Hz")
+        adsr = Adsr(cfg.envelope.attack, cfg.envelope.decay, cfg.envelope.sustain, cfg.envelope.release)
+        adsr.validate()
+        self.engine = Engine(a.sample_rate, a.polyphony, max_block=max(4096, a.block_size), adsr=adsr,
+                             gain_db=a.gain_db, fade_ms=a.fade_ms, loop_xfade_ms=a.loop_xfade_ms)
+        self.osc: OscServer | None = None
+        m = cfg.morph
+        self.controls = Controls(self.engine, renderer, sources=m.sources, x=m.x, y=m.y, interp=m.interp,
+                                 knobs=m.knobs, adsr=adsr, gain_db=a.gain_db,
+                                 output_dir=cfg.paths.output_dir, input_dir=cfg.paths.input_dir,
+                                 notify=self._notify)
+        self.osc = OscServer(self.controls, self.info, cfg.osc.host, cfg.osc.port,
+                             cfg.osc.tcp_port or None, cfg.osc.max_datagram)
+        self.recorder = Recorder(a.record, a.sample_rate, a.record_buffer_s) if a.record else None
+        self.output = None
+        self.midi = MidiInput(self.controls, cfg.midi) if cfg.midi.port != "none" else None
+        self.midi_error: str | None = None
+        self._stop = threading.Event()
+        self._stopped = False
+
+    def _notify(self, address: str, *args) -> None:
+        if self.osc is not None:
+            self.osc.notify(address, *args)
+
+    @property
+    def device_name(self) -> str:
+        return getattr(self.output, "device_name", "none")
+
+    def info(self) -> dict:
+        stats = self.renderer.stats()
+        return {
+            "active_voices": self.engine.active_voices(), "polyphony": self.engine.polyphony,
+            "hits": stats.get("hits", 0), "misses": stats.get("misses", 0), "xruns": self.engine.xruns,
+            "queue_length": stats.get("queue_length", 0), "dropped": self.engine.dropped_commands,
+            "model": self.model_name, "device": self.device_name, "sample_rate": self.engine.sample_rate,
+        }
+
+    def start(self) -> "SynthServer":
+        a = self.cfg.audio
+        try:
+            if self.midi is not None:
+                try:
+                    self.midi.open()
+                except MorphsynthError as exc:
+                    if self.midi_required:
+                        raise
+                    self.midi_error = str(exc)
+                    self.midi = None
+            self.output = open_output(self.engine, a.device, a.sample_rate, a.block_size, a.channels,
+                                      a.latency, self.recorder)
+            self.output.start()
+            self.osc.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop audio, close the recording, release sockets and ports. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        if self.osc is not None:
+            self.osc.stop()
+        if self.output is not None:
+            self.output.stop()
+        if self.midi is not None:
+            self.midi.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        close = getattr(self.renderer, "close", None)
+        if close is not None:
+            close()
+
+    def request_stop(self, *_args) -> None:
+        self._stop.set()
+
+    def serve_forever(self) -> None:
+        """Run until Ctrl-C or SIGTERM (main thread only), then stop cleanly."""
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
+
+    def describe(self) -> str:
+        osc = self.osc
+        midi = (f"MIDI in '{self.midi.name}'" if self.midi is not None
+                else f"MIDI off ({self.midi_error})" if self.midi_error else "MIDI off")
+        tcp = f", TCP {osc.tcp_port}" if osc.tcp_port else ""
+        rec = f", recording to {self.recorder.path}" if self.recorder else ""
+        return (f"morphsynth: serving '{self.model_name}' on OSC {osc.host} UDP {osc.udp_port}{tcp}; "
+                f"audio '{self.device_name}' {self.engine.sample_rate} Hz{rec}; {midi}; "
+                f"morph {', '.join(self.controls.sources)} at x={self.controls.x:g} y={self.controls.y:g}. "
+                "Ctrl-C stops.")
+
+
+def print_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

@@ -1,0 +1,164 @@
+"""MIDI input (mido over python-rtmidi) mapped onto the control state.
+
+Note on/off with velocity, sustain pedal (CC64), pitch bend with its range set by
+RPN 0 (default +-2 semitones), a configured CC map to morph controls (x, y, gain,
+knobN), program change to source presets, and MPE: with ``mpe`` on, channels 2-16
+are member channels whose bend (+-48 semitones by default) and pressure act only on
+the notes started on them, while channel 1's bend moves every note.
+
+The rtmidi API is chosen by config: ``auto`` lets rtmidi pick (ALSA on Linux,
+CoreMIDI on macOS); ``UNIX_JACK`` is for machines with JACK but no ALSA sequencer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from morphsynth.errors import MorphsynthError
+from morphsynth.server.server_config import MidiSettings
+
+log = logging.getLogger("morphsynth.midi")
+
+KNOB_RANGE_SD = 3.0  # a knob CC sweeps -3..+3 standard deviations, 64 near the centre
+
+
+def pitchwheel_to_semitones(value: int, bend_range: float) -> float:
+    """mido pitchwheel ``-8192..8191`` to semitones; both extremes reach the full range."""
+    return bend_range * (value / 8192.0 if value < 0 else value / 8191.0)
+
+
+def cc_to_unit(value: int) -> float:
+    return value / 127.0
+
+
+def cc_to_db(value: int) -> float:
+    """A volume curve: 127 -> 0 dB, 64 -> -12 dB, 0 -> -120 dB."""
+    return -120.0 if value <= 0 else max(-120.0, 40.0 * math.log10(value / 127.0))
+
+
+class MidiMapper:
+    """Turns mido messages into :class:`~morphsynth.server.control.Controls` calls."""
+
+    def __init__(self, controls, settings: MidiSettings):
+        self.c = controls
+        self.s = settings
+        self.bend_range = [settings.bend_range] + [
+            settings.mpe_bend_range if settings.mpe else settings.bend_range] * 15
+        self._rpn = [(127, 127)] * 16
+        self.received = 0
+        self.errors = 0
+
+    def handle(self, msg) -> None:
+        """Apply one mido message; user-level problems are logged, never raised."""
+        self.received += 1
+        try:
+            self._handle(msg)
+        except MorphsynthError as exc:
+            self.errors += 1
+            log.warning("MIDI %s: %s", msg.type, exc)
+
+    def _handle(self, msg) -> None:
+        kind = msg.type
+        ch = getattr(msg, "channel", 0)
+        if kind == "note_on":
+            if 21 <= msg.note <= 108:
+                self.c.note_on(msg.note, msg.velocity, ch)
+        elif kind == "note_off":
+            self.c.note_off(msg.note, ch)
+        elif kind == "pitchwheel":
+            self.c.bend(pitchwheel_to_semitones(msg.pitch, self.bend_range[ch]), ch)
+        elif kind == "aftertouch":
+            self.c.pressure(cc_to_unit(msg.value), ch)
+        elif kind == "polytouch":
+            # Only meaningful per note; on a member channel the channel is the note.
+            self.c.pressure(cc_to_unit(msg.value), ch)
+        elif kind == "program_change":
+            preset = self.s.presets.get(msg.program)
+            if preset is None:
+                raise MorphsynthError(f"program {msg.program}: no preset in midi.presets")
+            self.c.set_sources(list(preset))
+        elif kind == "control_change":
+            self._control(ch, msg.control, msg.value)
+
+    def _control(self, ch: int, cc: int, value: int) -> None:
+        if cc == 64:
+            self.c.sustain(value >= 64, ch)
+        elif cc == 101:
+            self._rpn[ch] = (value, self._rpn[ch][1])
+        elif cc == 100:
+            self._rpn[ch] = (self._rpn[ch][0], value)
+        elif cc == 6 and self._rpn[ch] == (0, 0):
+            # RPN 0 (pitch bend sensitivity): data entry MSB = semitones.
+            self.bend_range[ch] = float(value)
+        elif cc == 38 and self._rpn[ch] == (0, 0):
+            self.bend_range[ch] = math.floor(self.bend_range[ch]) + value / 100.0
+        elif cc in (120, 123):
+            self.c.panic()
+        elif cc in self.s.cc_map:
+            target = self.s.cc_map[cc]
+            if target == "x":
+                self.c.set_xy(cc_to_unit(value), self.c.y)
+            elif target == "y":
+                self.c.set_xy(self.c.x, cc_to_unit(value))
+            elif target == "gain":
+                self.c.set_gain_db(cc_to_db(value))
+            elif target.startswith("knob"):
+                self.c.set_knob(int(target[4:]), (cc_to_unit(value) * 2.0 - 1.0) * KNOB_RANGE_SD)
+
+
+def midi_backend(api: str):
+    import mido
+
+    return mido.Backend("mido.backends.rtmidi", api=None if api == "auto" else api, load=True)
+
+
+class MidiInput:
+    """An rtmidi input port (virtual or existing) feeding a :class:`MidiMapper`."""
+
+    def __init__(self, controls, settings: MidiSettings):
+        self.settings = settings
+        self.mapper = MidiMapper(controls, settings)
+        self.port = None
+        self.name = ""
+
+    def open(self) -> "MidiInput":
+        try:
+            return self._open(self.settings.api)
+        except MorphsynthError:
+            # Linux machines with JACK but no ALSA sequencer still have JACK MIDI.
+            if self.settings.api != "auto":
+                raise
+            try:
+                return self._open("UNIX_JACK")
+            except MorphsynthError:
+                pass
+            raise
+
+    def _open(self, api: str) -> "MidiInput":
+        s = self.settings
+        try:
+            backend = midi_backend(api)
+            if s.port == "virtual":
+                self.port = backend.open_input(s.client_name, virtual=True, callback=self.mapper.handle)
+            else:
+                names = backend.get_input_names()
+                matches = [n for n in names if s.port == n] or [n for n in names if s.port.lower() in n.lower()]
+                if not matches:
+                    known = ", ".join(f"'{n}'" for n in names) or "none"
+                    raise MorphsynthError(f"--midi: no input port matches '{s.port}' (have: {known}); "
+                                          "use --midi virtual or --midi none")
+                self.port = backend.open_input(matches[0], callback=self.mapper.handle)
+        except MorphsynthError:
+            raise
+        except Exception as exc:
+            raise MorphsynthError(f"--midi {s.port}: cannot open a MIDI input with the {api} API "
+                                  f"({' '.join(str(exc).split())}); use --midi none, or midi.api: "
+                                  "UNIX_JACK when JACK runs without an ALSA sequencer") from None
+        self.name = getattr(self.port, "name", s.port)
+        return self
+
+    def close(self) -> None:
+        if self.port is not None:
+            self.port.close()
+            self.port = None
