@@ -39,6 +39,6 @@ def tiny_dataset(tmp_path_factory):
     if not FLUID_R3.is_file():
         pytest.skip(f"{FLUID_R3} is missing (bash scripts/setup.sh installs fluid-soundfont-gm)")
     root = tmp_path_factory.mktemp("tiny_dataset")
-    build_soundfont_dataset([FLUID_R3], root, programs=[0, 11, 19, 24, 33, 40, 56, 65, 73, 81],
+    build_soundfont_dataset([FLUID_R3], root, programs=[0, 11, 20, 24, 33, 40, 56, 65, 73, 81],
                             pitches=(48, 72), pitch_step=8, velocities=[100], seed=0)
     return root
