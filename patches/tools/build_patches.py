@@ -1,0 +1,378 @@
+"""Generate the Pure Data and Max patches in patches/ from the descriptions below.
+
+    .venv/bin/python patches/tools/build_patches.py          # rewrite the patches
+    .venv/bin/python patches/tools/build_patches.py --check  # exit 1 if any file is stale
+
+Edit this file, not the generated .pd/.maxpat files: connections are made by the
+handles the writers return, so an inserted object never shifts another's wiring.
+The OSC addresses used here are checked against the server's address-space table
+by tests/test_patches.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from patch_writers import MaxPatcher, PdCanvas  # noqa: E402
+
+PATCHES = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 57130
+REPLY_PORT = 57131
+
+# -- Pure Data ---------------------------------------------------------------------------------
+
+
+def pd_client() -> str:
+    """morphsynth-client.pd: one UDP socket to the server; replies come out parsed.
+
+    Creation arguments: host port. Inlet: OSC packets from [oscformat], or
+    ``port P`` / ``connect HOST PORT`` / ``disconnect``. Outlet: each reply as
+    ``done render path``-style messages (the address split at its slashes).
+    A global ``morphsynth-port P`` message retargets every open client.
+    """
+    c = PdCanvas(620, 420)
+    c.comment(10, 5, "morphsynth-client: [netsend -u -b] to the server and [oscparse] on its replies")
+    inlet = c.obj(20, 40, "inlet")
+    route = c.obj(20, 75, "route connect disconnect port")
+    lb = c.obj(300, 40, "loadbang")
+    defaults = c.obj(300, 75, "list append $1 $2")
+    r_port = c.obj(430, 40, "r morphsynth-port")
+    t_port = c.obj(250, 140, "t f b")
+    with_host = c.obj(250, 175, "list prepend $1")
+    disconnect = c.msg(330, 175, "disconnect")
+    prep = c.obj(20, 215, "list prepend connect")
+    trim = c.obj(20, 245, "list trim")
+    net = c.obj(20, 300, "netsend -u -b")
+    status = c.floatatom(20, 335, 3, label="connected")
+    parse = c.obj(140, 335, "oscparse")
+    trim2 = c.obj(140, 365, "list trim")
+    prn = c.obj(260, 395, "print morphsynth")
+    out = c.obj(140, 395, "outlet")
+    c.connect(inlet, 0, route)
+    c.connect(route, 0, prep)
+    c.connect(route, 1, disconnect)
+    c.connect(route, 2, t_port)
+    c.connect(route, 3, net)           # OSC packets (lists of bytes) go straight out
+    c.chain(lb, defaults, prep)
+    c.connect(r_port, 0, t_port)
+    c.connect(t_port, 0, with_host)
+    c.connect(t_port, 1, disconnect)
+    c.connect(with_host, 0, prep)
+    c.connect(disconnect, 0, net)
+    c.chain(prep, trim, net)
+    c.connect(net, 0, status)
+    c.connect(net, 1, parse)
+    c.chain(parse, trim2, out)
+    c.connect(trim2, 0, prn)
+    return c.text()
+
+
+def _format_on_load(c: PdCanvas, lb: int, x: int, y: int, fmt: str, target: int) -> None:
+    """Set [oscformat]'s type tags at load time (Pd would otherwise send every number as f)."""
+    m = c.msg(x, y, f"format {fmt}")
+    c.connect(lb, 0, m)
+    c.connect(m, 0, target)
+
+
+def _replies(c: PdCanvas, client: int, x: int, y: int) -> None:
+    """Show the server's replies (the client also prints them) and pass them on by name."""
+    c.comment(x, y, "REPLIES (all are also printed: morphsynth: ...)")
+    route = c.obj(x, y + 20, "route done fail status.reply synced library note")
+    c.connect(client, 0, route)
+    lib = c.obj(x + 330, y + 45, "route list.reply changed")
+    note = c.obj(x + 330, y + 70, "route ready")
+    c.connect(route, 4, lib)
+    c.connect(route, 5, note)
+    rows = [("/done", route, 0, "morphsynth-done"), ("/fail", route, 1, "morphsynth-fail"),
+            ("/status.reply", route, 2, "morphsynth-status"), ("/synced", route, 3, "morphsynth-synced"),
+            ("/library/list.reply", lib, 0, "morphsynth-library"),
+            ("/library/changed", lib, 1, "morphsynth-library-changed"), ("/note/ready", note, 0, "morphsynth-ready")]
+    for k, (label, src, outlet, name) in enumerate(rows):
+        # [list] turns "/render path" (a symbol first) into a list the list box accepts.
+        as_list = c.obj(x, y + 45 + 25 * k, "list")
+        box = c.listbox(x + 45, y + 45 + 25 * k, 32)
+        send = c.obj(x + 330, y + 95 + 25 * k, f"s {name}")
+        c.comment(x + 560, y + 95 + 25 * k, label)
+        c.connect(src, outlet, as_list)
+        c.connect(as_list, 0, box)
+        c.connect(src, outlet, send)
+
+
+def pd_main() -> str:
+    c = PdCanvas(1400, 960)
+    c.comment(20, 8, "morphsynth: play and morph the neural synthesizer over OSC (UDP). "
+                     "Open with the server running: morphsynth serve")
+    c.comment(20, 28, "Every control also listens on a receive name (in brackets) so other "
+                      "patches or pd -send can drive it. See morphsynth-*-help.pd per address group.")
+    client = c.obj(980, 60, f"morphsynth-client 127.0.0.1 {DEFAULT_PORT}")
+    c.comment(980, 35, "server (change: morphsynth-port P)")
+    lb = c.obj(980, 8, "loadbang")
+
+    # Notes ------------------------------------------------------------------------------
+    c.comment(20, 60, "NOTES /note/on /note/off /panic")
+    pitch = c.nbx(20, 95, 0, 127, receive="ms-pitch", label="pitch_[ms-pitch]", init=60)
+    vel = c.nbx(130, 95, 1, 127, receive="ms-velocity", label="velocity_[ms-velocity]", init=100)
+    on = c.bng(20, 125, receive="ms-on", label="on_[ms-on]")
+    off = c.bng(130, 125, receive="ms-off", label="off_[ms-off]")
+    t_on = c.obj(20, 160, "t b b")
+    f_pitch = c.obj(20, 190, "f")
+    f_vel = c.obj(70, 190, "f")
+    pack_on = c.obj(20, 225, "pack f f")
+    fmt_on = c.obj(20, 290, "oscformat note on")
+    f_off = c.obj(130, 190, "f")
+    fmt_off = c.obj(150, 290, "oscformat note off")
+    c.connect(pitch, 0, f_pitch, 1)
+    c.connect(pitch, 0, f_off, 1)
+    c.connect(vel, 0, f_vel, 1)
+    c.connect(on, 0, t_on)
+    c.connect(t_on, 1, f_vel)
+    c.connect(t_on, 0, f_pitch)
+    c.connect(f_vel, 0, pack_on, 1)
+    c.connect(f_pitch, 0, pack_on, 0)
+    c.connect(pack_on, 0, fmt_on)
+    c.connect(off, 0, f_off)
+    c.connect(f_off, 0, fmt_off)
+    r_noteon = c.obj(20, 255, "r ms-noteon")
+    c.comment(20, 240, "")
+    un_on = c.obj(110, 255, "unpack f f")
+    c.connect(r_noteon, 0, un_on)
+    c.connect(un_on, 1, pack_on, 1)
+    c.connect(un_on, 0, pack_on, 0)
+    r_noteoff = c.obj(200, 255, "r ms-noteoff")
+    c.connect(r_noteoff, 0, f_off)
+    _format_on_load(c, lb, 20, 320, "ii", fmt_on)
+    _format_on_load(c, lb, 150, 320, "i", fmt_off)
+    # A MIDI keyboard plays too: velocity 0 is a note-off.
+    c.comment(20, 355, "MIDI keyboard in")
+    notein = c.obj(20, 375, "notein")
+    pack_midi = c.obj(20, 405, "pack f f")
+    t_midi = c.obj(20, 435, "t l l")
+    un_midi = c.obj(120, 465, "unpack f f")
+    is_on = c.obj(120, 495, "> 0")
+    t_gate = c.obj(120, 525, "t f f")
+    is_off = c.obj(190, 555, "== 0")
+    gate_on = c.obj(20, 555, "spigot")
+    gate_off = c.obj(250, 585, "spigot")
+    split_off = c.obj(250, 615, "list split 1")
+    c.connect(notein, 1, pack_midi, 1)
+    c.connect(notein, 0, pack_midi, 0)
+    c.connect(pack_midi, 0, t_midi)
+    c.connect(t_midi, 1, un_midi)
+    c.connect(un_midi, 1, is_on)
+    c.connect(is_on, 0, t_gate)
+    c.connect(t_gate, 1, gate_on, 1)
+    c.connect(t_gate, 0, is_off)
+    c.connect(is_off, 0, gate_off, 1)
+    c.connect(t_midi, 0, gate_on)
+    c.connect(t_midi, 0, gate_off)
+    c.connect(gate_on, 0, fmt_on)
+    c.connect(gate_off, 0, split_off)
+    c.connect(split_off, 0, fmt_off)
+    panic = c.bng(20, 655, receive="ms-panic", label="panic_[ms-panic]")
+    fmt_panic = c.obj(20, 690, "oscformat panic")
+    c.connect(panic, 0, fmt_panic)
+
+    # Morph ------------------------------------------------------------------------------
+    c.comment(300, 60, "MORPH /morph/sources /morph/xy /morph/weights /knob")
+    c.comment(300, 80, "sources at the XY corners (0 0) (1 0) (0 1) (1 1)")
+    # Only the filled slots are sent: an empty symbol has no characters.
+    send_src = c.bng(560, 115, receive="ms-sources-send", label="set_[ms-sources-send]")
+    t_src = c.obj(230, 180, "t b b b b b b")
+    acc = c.obj(300, 340, "list prepend")
+    result = c.obj(400, 340, "list")
+    fmt_src = c.obj(450, 340, "oscformat morph sources")
+    c.connect(send_src, 0, t_src)
+    c.connect(t_src, 5, acc, 1)
+    c.connect(t_src, 5, result, 1)
+    c.connect(acc, 0, acc, 1)
+    c.connect(acc, 0, result, 1)
+    c.connect(t_src, 0, result, 0)
+    c.connect(result, 0, fmt_src)
+    for i in range(4):
+        atom = c.symbolatom(300 + 120 * (i % 2), 115 + 30 * (i // 2), 12,
+                            receive=f"ms-src{i + 1}", label=f"[ms-src{i + 1}]")
+        store = c.obj(300 + 110 * i, 190, "symbol")
+        t_s = c.obj(300 + 110 * i, 215, "t s s")
+        chars = c.obj(320 + 110 * i, 240, "list fromsymbol")
+        length = c.obj(320 + 110 * i, 265, "list length")
+        filled = c.obj(320 + 110 * i, 290, "> 0")
+        gate = c.obj(300 + 110 * i, 315, "spigot")
+        c.connect(atom, 0, store, 1)
+        c.connect(t_src, 4 - i, store)
+        c.connect(store, 0, t_s)
+        c.connect(t_s, 1, chars)
+        c.chain(chars, length, filled)
+        c.connect(filled, 0, gate, 1)
+        c.connect(t_s, 0, gate)
+        c.connect(gate, 0, acc)
+    # XY pad: a canvas with a puck, driven by the two sliders along its edges.
+    pad_x, pad_y, size = 330, 370, 160
+    c.cnv(pad_x, pad_y, size, size, color="#dce6f0", label="XY")
+    c.cnv(pad_x + size // 2 - 5, pad_y + size // 2 - 5, 10, 10, color="#3060a0", receive="ms-puck")
+    ysl = c.vsl(pad_x - 22, pad_y, 0, 1, receive="ms-y", label="y", init=0.5, height=size)
+    xsl = c.hsl(pad_x, pad_y + size + 8, 0, 1, receive="ms-x", label="x_[ms-x]_[ms-y]", init=0.5, width=size)
+    t_y = c.obj(520, 390, "t b f")
+    pack_xy = c.obj(520, 420, "pack f f")
+    fmt_xy = c.obj(520, 480, "oscformat morph xy")
+    c.connect(xsl, 0, pack_xy, 0)
+    c.connect(ysl, 0, t_y)
+    c.connect(t_y, 1, pack_xy, 1)
+    c.connect(t_y, 0, pack_xy, 0)
+    c.connect(pack_xy, 0, fmt_xy)
+    r_xy = c.obj(620, 390, "r ms-xy")
+    un_xy = c.obj(620, 420, "unpack f f")
+    c.connect(r_xy, 0, un_xy)
+    c.connect(un_xy, 1, pack_xy, 1)
+    c.connect(un_xy, 0, pack_xy, 0)
+    to_px = c.obj(520, 450, f"expr $f1*{size - 10}+{pad_x} \\; (1-$f2)*{size - 10}+{pad_y}")
+    pack_pos = c.obj(620, 480, "pack f f")
+    pos = c.msg(620, 510, "pos $1 $2")
+    s_puck = c.obj(620, 540, "s ms-puck")
+    c.connect(pack_xy, 0, to_px)
+    c.connect(to_px, 1, pack_pos, 1)
+    c.connect(to_px, 0, pack_pos, 0)
+    c.connect(pack_pos, 0, pos)
+    c.connect(pos, 0, s_puck)
+    c.comment(300, 570, "weights, one per source (clears the XY position)")
+    w2 = c.msg(300, 590, "1 0 0 0")
+    w4 = c.msg(370, 590, "0.25 0.25 0.25 0.25")
+    fmt_w = c.obj(300, 620, "oscformat morph weights")
+    c.connect(w2, 0, fmt_w)
+    c.connect(w4, 0, fmt_w)
+    c.comment(300, 655, "knobs: latent axes in std devs [ms-knob0..3]")
+    fmt_knob = c.obj(300, 780, "oscformat knob")
+    for i in range(4):
+        k = c.vsl(300 + 45 * i, 675, -3, 3, receive=f"ms-knob{i}", label=f"k{i}", init=0, height=60)
+        m = c.msg(300 + 45 * i, 750, f"{i} $1")
+        c.connect(k, 0, m)
+        c.connect(m, 0, fmt_knob)
+    _format_on_load(c, lb, 420, 780, "if", fmt_knob)
+
+    # Envelope and gain --------------------------------------------------------------
+    c.comment(780, 480, "ENVELOPE /adsr (s, s, 0..1, s) and /gain (dB)")
+    adsr_specs = [("attack", 0.001, 2.0, 0.005), ("decay", 0.001, 2.0, 0.1),
+                  ("sustain", 0.0, 1.0, 0.8), ("release", 0.001, 4.0, 0.3)]
+    pack_adsr = c.obj(780, 640, "pack f f f f")
+    for i, (name, lo, hi, init) in enumerate(adsr_specs):
+        s = c.hsl(780, 510 + 25 * i, lo, hi, receive=f"ms-{name}", label=f"{name}_[ms-{name}]", init=init,
+                  width=110)
+        if i == 0:
+            c.connect(s, 0, pack_adsr, 0)
+        else:
+            t = c.obj(920 + 50 * (i - 1), 605, "t b f")
+            c.connect(s, 0, t)
+            c.connect(t, 1, pack_adsr, i)
+            c.connect(t, 0, pack_adsr, 0)
+    r_adsr = c.obj(920, 640, "r ms-adsr")
+    un_adsr = c.obj(920, 670, "unpack f f f f")
+    c.connect(r_adsr, 0, un_adsr)
+    for i in (3, 2, 1, 0):
+        c.connect(un_adsr, i, pack_adsr, i)
+    fmt_adsr = c.obj(780, 700, "oscformat adsr")
+    c.connect(pack_adsr, 0, fmt_adsr)
+    gain = c.hsl(1060, 510, -60, 12, receive="ms-gain", label="gain_dB_[ms-gain]", init=-6, width=110)
+    fmt_gain = c.obj(1060, 540, "oscformat gain")
+    c.connect(gain, 0, fmt_gain)
+
+    # Render, library, status ----------------------------------------------------------
+    c.comment(780, 100, "RENDER /render -> /done /render path")
+    path = c.symbolatom(780, 125, 18, receive="ms-render-path", label="[ms-render-path]")
+    r_pitch = c.nbx(780, 160, 0, 127, receive="ms-render-pitch", label="pitch", init=60, width=3)
+    r_vel = c.nbx(830, 160, 1, 127, receive="ms-render-velocity", label="vel", init=100, width=3)
+    r_dur = c.nbx(880, 160, 0.05, 30, receive="ms-render-duration", label="dur_s", init=2, width=3)
+    r_bang = c.bng(930, 155, receive="ms-render", label="render_[ms-render]")
+    t_r = c.obj(780, 190, "t b b b b")
+    s_path = c.obj(780, 215, "symbol")
+    f_p, f_v, f_d = (c.obj(850 + 35 * i, 215, "f") for i in range(3))
+    pack_r = c.obj(780, 240, "pack s f f f")
+    fmt_r = c.obj(780, 265, "oscformat render")
+    c.connect(path, 0, s_path, 1)
+    c.connect(r_pitch, 0, f_p, 1)
+    c.connect(r_vel, 0, f_v, 1)
+    c.connect(r_dur, 0, f_d, 1)
+    c.connect(r_bang, 0, t_r)
+    for i, box in enumerate((s_path, f_p, f_v, f_d)):
+        c.connect(t_r, i, box)
+        c.connect(box, 0, pack_r, i)
+    c.connect(pack_r, 0, fmt_r)
+    _format_on_load(c, lb, 900, 265, "siif", fmt_r)
+
+    c.comment(780, 300, "LIBRARY /library/list /library/add path name")
+    lib_list = c.bng(780, 320, receive="ms-library-list", label="list_[ms-library-list]")
+    fmt_ll = c.obj(780, 350, "oscformat library list")
+    c.connect(lib_list, 0, fmt_ll)
+    add_path = c.symbolatom(780, 385, 14, receive="ms-add-path", label="path")
+    add_name = c.symbolatom(920, 385, 8, receive="ms-add-name", label="name")
+    add_bang = c.bng(1010, 383, receive="ms-library-add", label="add")
+    s_ap = c.obj(780, 410, "symbol")
+    s_an = c.obj(860, 410, "symbol")
+    t_add = c.obj(940, 410, "t b b")
+    pack_add = c.obj(780, 435, "pack s s")
+    fmt_add = c.obj(780, 460, "oscformat library add")
+    c.connect(add_path, 0, s_ap, 1)
+    c.connect(add_name, 0, s_an, 1)
+    c.connect(add_bang, 0, t_add)
+    c.connect(t_add, 1, s_an)
+    c.connect(t_add, 0, s_ap)
+    c.connect(s_an, 0, pack_add, 1)
+    c.connect(s_ap, 0, pack_add, 0)
+    c.connect(pack_add, 0, fmt_add)
+
+    c.comment(1060, 100, "STATUS")
+    st = c.bng(1060, 120, receive="ms-status", label="status_[ms-status]")
+    fmt_st = c.obj(1060, 150, "oscformat status")
+    c.connect(st, 0, fmt_st)
+    notify = c.tgl(1060, 180, receive="ms-notify", label="notify_[ms-notify]")
+    fmt_nt = c.obj(1060, 210, "oscformat notify")
+    c.connect(notify, 0, fmt_nt)
+    sync = c.bng(1060, 240, receive="ms-sync", label="sync_[ms-sync]")
+    f_sync = c.obj(1060, 270, "f")
+    inc = c.obj(1100, 270, "+ 1")
+    fmt_sync = c.obj(1060, 300, "oscformat sync")
+    c.connect(sync, 0, f_sync)
+    c.connect(f_sync, 0, inc)
+    c.connect(inc, 0, f_sync, 1)
+    c.connect(f_sync, 0, fmt_sync)
+    for fmt, tags in ((fmt_nt, "i"), (fmt_sync, "i")):
+        _format_on_load(c, lb, 1160, 150 if fmt == fmt_nt else 300, tags, fmt)
+
+    _replies(c, client, 780, 730)
+    # Every packet from the widgets above goes to the one client.
+    for fmt in (fmt_on, fmt_off, fmt_panic, fmt_src, fmt_xy, fmt_w, fmt_knob, fmt_adsr, fmt_gain,
+                fmt_r, fmt_ll, fmt_add, fmt_st, fmt_nt, fmt_sync):
+        c.connect(fmt, 0, client)
+    return c.text()
+
+
+def build_all() -> dict[str, str]:
+    """Relative path under patches/ -> file text, for every generated patch."""
+    return {
+        "pd/morphsynth-client.pd": pd_client(),
+        "pd/morphsynth.pd": pd_main(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report files that differ")
+    args = parser.parse_args(argv)
+    stale = []
+    for rel, text in build_all().items():
+        path = PATCHES / rel
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(rel)
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    if args.check and stale:
+        print("stale (run patches/tools/build_patches.py): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
