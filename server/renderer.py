@@ -89,10 +89,17 @@ def find_loop(audio: np.ndarray, sample_rate: int, f0_hz: float, hold_end: int,
         return start, end
     ref = x[end - w:end + w]
     ref = ref - ref.mean()
-    ref_norm = np.linalg.norm(ref) + 1e-12
-    cands = np.lib.stride_tricks.sliding_window_view(x[lo - w:hi + w], 2 * w)  # [n_cand, 2w]
-    cands = cands - cands.mean(axis=1, keepdims=True)
-    ncc = (cands @ ref) / (np.linalg.norm(cands, axis=1) * ref_norm + 1e-12)
+    seg = x[lo - w:hi + w]
+    n, m = 2 * w, hi - lo + 1  # window length, number of candidate starts
+    # Sliding dot products by FFT and window energies by cumulative sums: O(N log N) even for
+    # the long periods of the lowest keys, where a direct search costs seconds.
+    size = 1 << int(np.ceil(np.log2(seg.size + n)))
+    dots = np.fft.irfft(np.fft.rfft(seg, size) * np.conj(np.fft.rfft(ref, size)), size)[:m]
+    c1 = np.concatenate([[0.0], np.cumsum(seg)])
+    c2 = np.concatenate([[0.0], np.cumsum(seg * seg)])
+    sums = c1[n:n + m] - c1[:m]
+    energy = np.maximum(c2[n:n + m] - c2[:m] - sums * sums / n, 0.0)
+    ncc = dots / (np.sqrt(energy) * (np.linalg.norm(ref) + 1e-12) + 1e-12)
     start = lo + int(np.argmax(ncc))
     return start, end
 

@@ -26,6 +26,5 @@ def resample(audio: np.ndarray, in_rate: int, out_rate: int, quality: str = QUAL
         return x.copy()
     if x.ndim == 1:
         return soxr.resample(x, in_rate, out_rate, quality=quality).astype(np.float32, copy=False)
-    # soxr treats a 2-D array as [frames, channels]: the batch rides along as channels.
-    y = soxr.resample(np.ascontiguousarray(x.T), in_rate, out_rate, quality=quality)
-    return np.ascontiguousarray(y.T, dtype=np.float32)
+    # One call per row: measured faster than passing the batch to soxr as channels.
+    return np.stack([soxr.resample(row, in_rate, out_rate, quality=quality) for row in x]).astype(np.float32, copy=False)
