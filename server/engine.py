@@ -234,6 +234,13 @@ class Engine:
         if n > self.max_block:
             raise ValueError(f"block of {n} frames is larger than max_block {self.max_block}")
         self._drain()
+        # NaN/inf in a voice buffer must not spam warnings from the audio thread.
+        with np.errstate(all="ignore"):
+            self._mix_block(out, n)
+        self.blocks += 1
+        self.frames += n
+
+    def _mix_block(self, out: np.ndarray, n: int) -> None:
         mix = self._mix[:n]
         mix.fill(0.0)
         ramp = self._ramp[:n]
@@ -258,8 +265,6 @@ class Engine:
         np.clip(mix, -1.0, 1.0, out=mix)
         self.peak = min(peak, 1e9)
         out[:] = mix
-        self.blocks += 1
-        self.frames += n
 
     def _drain(self) -> None:
         while self._read < self._write:
