@@ -410,10 +410,12 @@ def max_counts(patch: MaxPatch, box_id: str, outlet: int, seen=frozenset()) -> l
         if kind in ("i", "f", "s"):
             return [1]
         return _max_inputs(patch, box_id, seen)
-    if name in ("gate", "zl.reg") and name == "gate":
+    if name == "gate":
         return _max_inputs(patch, box_id, seen, inlet=1)
     if name in ("loadbang", "live.thisdevice", "del", "delay"):
         return [0]
+    if name == "midiparse" and outlet in (0, 1, 2):
+        return [2]  # note pairs, poly pressure and control changes: number value
     if name == "prepend":
         return [n + len(args) if isinstance(n, int) else n for n in _max_inputs(patch, box_id, seen)]
     if name == "zl.reg":

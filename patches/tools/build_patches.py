@@ -347,12 +347,280 @@ def pd_main() -> str:
     return c.text()
 
 
+# Example messages per address for the help patches (Pd message-box text).
+PD_EXAMPLES = {
+    "/note/on": ["60 100", "64 90 7"],
+    "/note/off": ["60", "64 7"],
+    "/note/bend": ["64 0.5 7"],
+    "/bend": ["-1", "0"],
+    "/sustain": ["1", "0"],
+    "/panic": ["bang"],
+    "/morph/sources": ["list piano flute", "list piano flute cello organ"],
+    "/morph/weights": ["0.7 0.3", "0.25 0.25 0.25 0.25"],
+    "/morph/xy": ["0.25 0.75", "0.5 0.5"],
+    "/morph/ramp": ["0 1 0 2 0 1", "0"],
+    "/morph/interp": ["symbol slerp", "symbol linear"],
+    "/knob": ["0 1.5", "0 0"],
+    "/adsr": ["0.01 0.2 0.7 0.5", "0.005 0.1 0.8 0.3"],
+    "/gain": ["-6", "-12"],
+    "/render": ["list note.wav 60 100", "list long.wav 48 90 4"],
+    "/library/list": ["bang"],
+    "/library/add": ["list mynote.wav mine"],
+    "/status": ["bang"],
+    "/notify": ["1", "0"],
+    "/reply/port": [str(REPLY_PORT)],
+    "/sync": ["1"],
+}
+
+HELP_FILES = {"Notes": "notes", "Morph": "morph", "Sound": "sound", "Files": "files", "Server": "server"}
+
+
+def _wrap(text: str, width: int = 80) -> list[str]:
+    lines, cur = [], ""
+    for word in text.split():
+        if cur and len(cur) + 1 + len(word) > width:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}".strip()
+    return lines + ([cur] if cur else [])
+
+
+def pd_help(group: str) -> str:
+    """A help patch for one address group: the table's text and clickable examples."""
+    from morphsynth.server.address_space import TABLE
+
+    addresses = [a for a in TABLE if a.group == group]
+    c = PdCanvas(1180, 140 + 150 * len(addresses))
+    c.comment(20, 10, f"morphsynth {group.lower()}: OSC messages to morphsynth serve (UDP {DEFAULT_PORT})")
+    c.comment(20, 30, "Click a message box; replies show on the right and in the Pd window. "
+                      "Generated from the server's address table.")
+    client = c.obj(720, 60, f"morphsynth-client 127.0.0.1 {DEFAULT_PORT}")
+    lb = c.obj(560, 10, "loadbang")
+    _replies(c, client, 720, 100)
+    y = 70
+    for a in addresses:
+        sig = " ".join(arg.signature() for arg in a.args)
+        c.comment(20, y, f"{a.path} {sig}".strip())
+        y += 20
+        for line in _wrap(a.doc + (f" Replies {a.reply}." if a.reply else ""), 90):
+            c.comment(30, y, line)
+            y += 18
+        fmt = c.obj(360, y + 30, "oscformat " + " ".join(a.path.strip("/").split("/")))
+        for k, text in enumerate(PD_EXAMPLES[a.path]):
+            m = c.msg(30 + 160 * k, y + 4, text)
+            c.connect(m, 0, fmt)
+        fixed = [arg for arg in a.args if not arg.repeat]
+        if any(arg.type == "i" for arg in fixed):
+            _format_on_load(c, lb, 520, y + 30, "".join(arg.type for arg in fixed), fmt)
+        c.connect(fmt, 0, client)
+        y += 70
+    return c.text()
+
+
+# -- Max ---------------------------------------------------------------------------------------
+
+
+def _max_replies(m: MaxPatcher, x: float, y: float, presentation_y: float | None = None) -> str:
+    """[udpreceive] on the registered reply port, routed to displays; returns its id."""
+    recv = m.obj(x, y, f"udpreceive {REPLY_PORT}")
+    prn = m.obj(x + 160, y + 30, "print morphsynth")
+    m.connect(recv, 0, prn)
+    route = m.obj(x, y + 30, "route /done /fail /status.reply /synced /library/list.reply")
+    m.connect(recv, 0, route)
+    labels = ["/done", "/fail", "/status.reply", "/synced"]
+    for k, label in enumerate(labels):
+        prep = m.obj(x + 10 + 120 * k, y + 70, "prepend set")
+        pres = None if presentation_y is None else (20, presentation_y + 24 * k, 330, 22)
+        box = m.message(x + 10 + 120 * k, y + 100 + 26 * k, "", presentation=pres)
+        m.boxes[-1]["box"]["patching_rect"][2] = 320.0
+        m.comment(x + 340 + 120 * k - 120 * k, y + 100 + 26 * k, label, 120,
+                  presentation=None if pres is None else (355, pres[1], 120, 20))
+        m.connect(route, k, prep)
+        m.connect(prep, 0, box)
+    return route
+
+
+def max_main() -> str:
+    m = MaxPatcher(rect=(60.0, 80.0, 1180.0, 820.0), openinpresentation=True)
+    m.comment(20, 10, "morphsynth for Max: play and morph over OSC. Start the server first "
+                      f"(morphsynth serve); replies come back on UDP {REPLY_PORT}.", 700,
+              presentation=(20, 5, 600, 20))
+    send = m.obj(20, 760, f"udpsend 127.0.0.1 {DEFAULT_PORT}")
+    # [udpsend] sends from a port of its own choosing, so ask for replies on ours.
+    lb = m.obj(20, 40, "loadbang")
+    reg = m.message(20, 70, f"/reply/port {REPLY_PORT}", presentation=(20, 30, 130, 22))
+    m.chain(lb, reg, send)
+    notify = m.message(200, 70, f"/notify 1 {REPLY_PORT}", presentation=(160, 30, 130, 22))
+    m.connect(notify, 0, send)
+
+    # Keyboard: velocity 0 (key released) is a note-off for /note/on.
+    m.comment(20, 110, "kslider: /note/on pitch velocity (velocity 0 releases)", 360)
+    keys = m.ui("kslider", 20, 135, 336, 53, presentation=(20, 320, 336, 53), mode=1, offset=36, range=61)
+    pack_note = m.obj(20, 200, "pack 0 0")
+    m.connect(keys, 1, pack_note, 1)
+    m.connect(keys, 0, pack_note, 0)
+    note_on = m.obj(20, 230, "prepend /note/on")
+    m.chain(pack_note, note_on, send)
+    panic = m.message(200, 230, "/panic", presentation=(370, 320, 60, 22))
+    m.connect(panic, 0, send)
+
+    # XY pad: four sources at the corners, positions 0..1.
+    m.comment(400, 110, "pictslider: /morph/xy x y", 250)
+    pad = m.ui("pictslider", 400, 135, 160, 160, presentation=(20, 60, 240, 240),
+               leftvalue=0, rightvalue=1000, bottomvalue=0, topvalue=1000, parameter_enable=0)
+    to_x = m.obj(400, 305, "/ 1000.")
+    to_y = m.obj(480, 305, "/ 1000.")
+    pack_xy = m.obj(400, 335, "pack 0. 0.")
+    m.connect(pad, 0, to_x)
+    m.connect(pad, 1, to_y)
+    m.connect(to_y, 0, pack_xy, 1)
+    m.connect(to_x, 0, pack_xy, 0)
+    xy = m.obj(400, 365, "prepend /morph/xy")
+    m.chain(pack_xy, xy, send)
+
+    # Sources: menus filled from /library/list.reply.
+    m.comment(600, 110, "sources (fill with /library/list, then pick four and send)", 300)
+    lib_list = m.message(600, 135, "/library/list", presentation=(280, 60, 90, 22))
+    m.connect(lib_list, 0, send)
+    menus = []
+    pack_src = m.obj(600, 300, "pack s s s s")
+    for k in range(4):
+        menu = m.ui("umenu", 600 + 130 * (k % 2), 170 + 30 * (k // 2), 120, 22,
+                    presentation=(280 + 130 * (k % 2), 90 + 30 * (k // 2), 120, 22), items=[])
+        menus.append(menu)
+        if k == 0:
+            m.connect(menu, 1, pack_src, 0)
+        else:
+            t = m.obj(600 + 60 * k, 240, "t b s")
+            m.connect(menu, 1, t)
+            m.connect(t, 1, pack_src, k)
+    send_src = m.ui("button", 860, 170, 24, 24, presentation=(540, 90, 24, 24))
+    m.connect(send_src, 0, pack_src)
+    src = m.obj(600, 330, "prepend /morph/sources")
+    m.chain(pack_src, src, send)
+
+    # Envelope and knobs.
+    m.comment(20, 420, "live.dial: /adsr, /knob index value, /gain", 300)
+    pack_adsr = m.obj(20, 530, "pack 0.005 0.1 0.8 0.3")
+    dials = [("Attack", "Atk", 0.0, 5.0, 0.005, 2), ("Decay", "Dec", 0.0, 5.0, 0.1, 2),
+             ("Sustain", "Sus", 0.0, 1.0, 0.8, 1), ("Release", "Rel", 0.0, 10.0, 0.3, 2)]
+    for k, (name, short, lo, hi, init, unit) in enumerate(dials):
+        d = m.live_dial(20 + 60 * k, 445, name, short, lo, hi, init, unit,
+                        presentation=(20 + 60 * k, 390, 44, 48))
+        if k == 0:
+            m.connect(d, 0, pack_adsr, 0)
+        else:
+            t = m.obj(20 + 60 * k, 500, "t b f")
+            m.connect(d, 0, t)
+            m.connect(t, 1, pack_adsr, k)
+            m.connect(t, 0, pack_adsr, 0)
+    adsr = m.obj(20, 560, "prepend /adsr")
+    m.chain(pack_adsr, adsr, send)
+    knob = m.obj(280, 560, "prepend /knob")
+    m.connect(knob, 0, send)
+    for k in range(4):
+        d = m.live_dial(280 + 60 * k, 445, f"Knob {k}", f"K{k}", -4.0, 4.0, 0.0, 1,
+                        presentation=(270 + 60 * k, 390, 44, 48))
+        msg = m.message(280 + 60 * k, 510, f"{k} $1")
+        m.connect(d, 0, msg)
+        m.connect(msg, 0, knob)
+    gain_dial = m.live_dial(540, 445, "Gain", "Gain", -60.0, 12.0, -6.0, 4, presentation=(520, 390, 44, 48))
+    gain = m.obj(540, 560, "prepend /gain")
+    m.chain(gain_dial, gain, send)
+
+    # Render, status, sync.
+    m.comment(620, 420, "render a note into the server's output folder", 300)
+    render = m.message(620, 445, "/render note.wav 60 100 2.", presentation=(20, 460, 200, 22))
+    status = m.message(620, 475, "/status", presentation=(230, 460, 60, 22))
+    sync = m.message(700, 475, "/sync 1", presentation=(300, 460, 60, 22))
+    for box in (render, status, sync):
+        m.connect(box, 0, send)
+
+    route = _max_replies(m, 600, 600, presentation_y=500)
+    # The library's names fill the four menus.
+    names = m.obj(860, 640, "t l b")
+    m.connect(route, 4, names)
+    clear = m.message(980, 670, "clear")
+    it = m.obj(860, 670, "iter")
+    app = m.obj(860, 700, "prepend append")
+    m.connect(names, 1, clear)
+    m.connect(names, 0, it)
+    m.connect(it, 0, app)
+    for menu in menus:
+        m.connect(clear, 0, menu)
+        m.connect(app, 0, menu)
+    return m.to_json()
+
+
+def max_m4l() -> str:
+    """Max for Live MIDI effect: the track's notes and eight mappable dials go to the server."""
+    m = MaxPatcher(rect=(80.0, 100.0, 1000.0, 640.0), openinpresentation=True, devicewidth=430.0)
+    m.comment(20, 10, "morphsynth MIDI effect: notes and dials to morphsynth serve. In a Rack, use Map "
+                      "to put macros on the dials.", 600)
+    send = m.obj(20, 600, f"udpsend 127.0.0.1 {DEFAULT_PORT}")
+    here = m.obj(20, 40, "live.thisdevice")
+    reg = m.message(20, 70, f"/reply/port {REPLY_PORT}")
+    m.connect(here, 0, reg)
+    m.connect(reg, 0, send)
+    # Notes: velocity 0 note-offs ride on /note/on; every MIDI byte also passes through.
+    midi = m.obj(250, 40, "midiin")
+    thru = m.obj(400, 70, "midiout")
+    parse = m.obj(250, 70, "midiparse")
+    m.connect(midi, 0, thru)
+    m.connect(midi, 0, parse)
+    note = m.obj(250, 100, "prepend /note/on")
+    m.connect(parse, 0, note)
+    m.connect(note, 0, send)
+    dials = [("Morph X", "X", 0.0, 1.0, 0.5, 1), ("Morph Y", "Y", 0.0, 1.0, 0.5, 1),
+             ("Knob 0", "K0", -4.0, 4.0, 0.0, 1), ("Knob 1", "K1", -4.0, 4.0, 0.0, 1),
+             ("Knob 2", "K2", -4.0, 4.0, 0.0, 1), ("Attack", "Atk", 0.0, 5.0, 0.005, 2),
+             ("Release", "Rel", 0.0, 10.0, 0.3, 2), ("Gain", "Gain", -60.0, 12.0, -6.0, 4)]
+    ids = []
+    for k, (name, short, lo, hi, init, unit) in enumerate(dials):
+        ids.append(m.live_dial(20 + 60 * k, 160, name, short, lo, hi, init, unit,
+                               presentation=(10 + 52 * k, 30, 44, 48)))
+        m.comment(20 + 60 * k, 140, short, 50)
+    pack_xy = m.obj(20, 240, "pack 0. 0.")
+    ty = m.obj(80, 215, "t b f")
+    m.connect(ids[0], 0, pack_xy, 0)
+    m.connect(ids[1], 0, ty)
+    m.connect(ty, 1, pack_xy, 1)
+    m.connect(ty, 0, pack_xy, 0)
+    xy = m.obj(20, 270, "prepend /morph/xy")
+    m.chain(pack_xy, xy, send)
+    knob = m.obj(140, 300, "prepend /knob")
+    m.connect(knob, 0, send)
+    for k in range(3):
+        msg = m.message(140 + 60 * k, 240, f"{k} $1")
+        m.connect(ids[2 + k], 0, msg)
+        m.connect(msg, 0, knob)
+    pack_adsr = m.obj(320, 300, "pack 0.005 0.1 0.8 0.3")
+    tr = m.obj(380, 240, "t b f")
+    m.connect(ids[5], 0, pack_adsr, 0)
+    m.connect(ids[6], 0, tr)
+    m.connect(tr, 1, pack_adsr, 3)
+    m.connect(tr, 0, pack_adsr, 0)
+    adsr = m.obj(320, 330, "prepend /adsr")
+    m.chain(pack_adsr, adsr, send)
+    gain = m.obj(460, 300, "prepend /gain")
+    m.connect(ids[7], 0, gain)
+    m.connect(gain, 0, send)
+    _max_replies(m, 20, 380)
+    return m.to_json()
+
+
 def build_all() -> dict[str, str]:
     """Relative path under patches/ -> file text, for every generated patch."""
-    return {
+    out = {
         "pd/morphsynth-client.pd": pd_client(),
         "pd/morphsynth.pd": pd_main(),
     }
+    for group, stem in HELP_FILES.items():
+        out[f"pd/morphsynth-{stem}-help.pd"] = pd_help(group)
+    out["max/morphsynth.maxpat"] = max_main()
+    out["max/morphsynth-m4l.maxpat"] = max_m4l()
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

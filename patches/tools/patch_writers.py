@@ -149,6 +149,7 @@ MAX_IO = {
     "tosymbol": (1, 1, [""]),
     "live.thisdevice": (1, 3, ["bang", "int", "int"]),
     "delay": (2, 1, ["bang"]),
+    "iter": (1, 1, [""]),
     "del": (2, 1, ["bang"]),
 }
 
