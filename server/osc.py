@@ -366,6 +366,12 @@ class OscServer:
         sender.fail(path, "unknown address")
 
     def dispatch_message(self, message: OscMessage, sender: Sender) -> None:
+        bad = _unsupported_tags(message.dgram)
+        if bad:
+            # python-osc skips unknown type tags with a warning; a shifted argument list is worse.
+            self.dropped += 1
+            sender.fail(message.address, f"malformed message: unsupported type tag '{bad}'")
+            return
         handlers = list(self.dispatcher.handlers_for_address(message.address))
         if not handlers:
             sender.fail(message.address, "unknown address")
@@ -377,6 +383,7 @@ class OscServer:
         """Handle one raw OSC packet (message or bundle) from ``sender``."""
         try:
             if OscBundle.dgram_is_bundle(data):
+                _check_bundle(data)
                 self._run_element(OscBundle(data), sender)
             elif OscMessage.dgram_is_message(data):
                 self.dispatch_message(OscMessage(data), sender)
@@ -588,6 +595,39 @@ class OscServer:
         for t in self._threads:
             t.join(2.0)
         self.jobs.close()
+
+
+def _check_bundle(data: bytes) -> None:
+    """Raise ValueError unless every element's size fits (python-osc truncates silently)."""
+    if len(data) < 16:
+        raise ValueError("bundle shorter than its header")
+    index = 16
+    while index < len(data):
+        if index + 4 > len(data):
+            raise ValueError("truncated element size")
+        size = struct.unpack(">i", data[index:index + 4])[0]
+        index += 4
+        if size <= 0 or size % 4 or index + size > len(data):
+            raise ValueError(f"element of {size} bytes does not fit the bundle")
+        element = data[index:index + size]
+        if element.startswith(b"#bundle"):
+            _check_bundle(element)
+        index += size
+
+
+KNOWN_TAGS = set("ifsbhdtcrmTFNI[]")
+
+
+def _unsupported_tags(dgram: bytes) -> str:
+    """The type tags python-osc cannot parse, '' if all are known."""
+    from pythonosc.parsing import osc_types
+
+    try:
+        _, index = osc_types.get_string(dgram, 0)
+        tags, _ = osc_types.get_string(dgram, index) if index < len(dgram) else (",", index)
+    except osc_types.ParseError:
+        return ""
+    return "".join(sorted(set(tags[1:]) - KNOWN_TAGS)) if tags.startswith(",") else ""
 
 
 def _address_of(data: bytes) -> str:
