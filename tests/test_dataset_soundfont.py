@@ -210,3 +210,31 @@ def test_cli_builds_a_dataset_and_reports_errors_in_one_line(tmp_path, capsys):
     assert rc == 2 and err.count("\n") == 1 and "--pitches 70-60" in err
     rc = main(["dataset", "info", str(out)])
     assert rc == 0 and "nsynth-train: 4 notes, 2 instruments" in capsys.readouterr().out
+
+
+def test_rerun_with_more_programs_keeps_earlier_instruments_in_their_split_and_number(tmp_path):
+    def where():
+        return {e.instrument_str: (e.split, e.instrument) for e in nsynth.list_examples(tmp_path)}
+
+    common = dict(pitches=(60, 60), velocities=[100], valid_fraction=0.25, test_fraction=0.25)
+    build_soundfont_dataset([FLUID_R3], tmp_path, programs=[0, 24, 40, 73], seed=0, **common)
+    before = where()
+    build_soundfont_dataset([FLUID_R3], tmp_path, programs=[0, 11, 24, 40, 56, 65, 73, 81], seed=5, **common)
+    after = where()
+    assert len(after) == 8 and {k: after[k] for k in before} == before
+    assert len({number for _, number in after.values()}) == 8
+
+
+def test_instrument_numbers_stay_unique_when_a_sample_import_came_first(tmp_path):
+    from morphsynth.training.dataset_folder import import_folder
+
+    src = tmp_path / "samples"
+    src.mkdir()
+    with SoundFontSynth(FLUID_R3) as synth:
+        nsynth.write_wav(src / "flute_A4.wav", synth.render(73, 69, 100))
+    out = tmp_path / "out"
+    import_folder(src, out)
+    build_soundfont_dataset([FLUID_R3], out, programs=[0, 40], pitches=(60, 60), velocities=[100],
+                            valid_fraction=0.0, test_fraction=0.0)
+    numbers = {e.instrument_str: e.instrument for e in nsynth.list_examples(out)}
+    assert len(numbers) == 3 and len(set(numbers.values())) == 3

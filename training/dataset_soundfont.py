@@ -279,13 +279,13 @@ class BuildReport:
                 f"skipped {len(self.skipped)} silent; {splits}")
 
 
-def _existing_splits(out: Path) -> dict[str, str]:
-    """instrument_str → split for instruments already in ``out``."""
-    where: dict[str, str] = {}
+def _existing_instruments(out: Path) -> dict[str, tuple[str, int]]:
+    """instrument_str → (split, instrument number) for instruments already in ``out``."""
+    found: dict[str, tuple[str, int]] = {}
     for split in nsynth.SPLITS:
         for entry in nsynth.read_examples(nsynth.split_dir(out, split)).values():
-            where.setdefault(entry["instrument_str"], split)
-    return where
+            found.setdefault(entry["instrument_str"], (split, entry["instrument"]))
+    return found
 
 
 def assign_splits(names: Sequence[str], seed: int, valid_fraction: float, test_fraction: float) -> dict[str, str]:
@@ -310,8 +310,13 @@ def assign_splits(names: Sequence[str], seed: int, valid_fraction: float, test_f
 
 def plan_instruments(sf2s: Sequence[Path], programs: Sequence[int], test_sf2s: Sequence[Path],
                      seed: int, valid_fraction: float, test_fraction: float,
-                     existing: dict[str, str] | None = None) -> list[Instrument]:
-    """Every (SoundFont, program) instrument with its name, family and split."""
+                     existing: dict[str, tuple[str, int]] | None = None) -> list[Instrument]:
+    """Every (SoundFont, program) instrument with its name, number, family and split.
+
+    ``existing``: instruments already in the output (name → (split, number)); they keep
+    both. A new instrument is numbered ``<SoundFont index> * 128 + program`` unless an
+    existing instrument holds that number; then it takes the next free one.
+    """
     existing = existing or {}
     all_sf2 = list(dict.fromkeys(list(sf2s) + list(test_sf2s)))
     slugs = [soundfont_slug(p) for p in all_sf2]
@@ -327,12 +332,22 @@ def plan_instruments(sf2s: Sequence[Path], programs: Sequence[int], test_sf2s: S
             rows.append((sf2, program, k * 128 + program, name, family, source))
     test_set = set(test_sf2s)
     fresh = [r[3] for r in rows if r[3] not in existing and r[0] not in test_set]
-    split_of = dict(existing)
+    split_of = {name: split for name, (split, _) in existing.items()}
     split_of.update(assign_splits(fresh, seed, valid_fraction, test_fraction))
-    for r in rows:
-        if r[0] in test_set and r[3] not in existing:
-            split_of[r[3]] = "test"
-    return [Instrument(Path(r[0]), r[1], r[2], r[3], r[4], r[5], split_of[r[3]]) for r in rows]
+    taken = {number for _, number in existing.values()}
+    next_free = max(taken | {r[2] for r in rows}, default=-1) + 1
+    plan = []
+    for sf2, program, number, name, family, source in rows:
+        if name in existing:
+            number = existing[name][1]
+        else:
+            if sf2 in test_set:
+                split_of[name] = "test"
+            if number in taken:
+                number, next_free = next_free, next_free + 1
+            taken.add(number)
+        plan.append(Instrument(Path(sf2), program, number, name, family, source, split_of[name]))
+    return plan
 
 
 # --- rendering, in this process or in workers ------------------------------------------------
@@ -421,7 +436,7 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
     for p in dict.fromkeys(sf2s + test_sf2s):
         _synth_for(str(p))
     instruments = plan_instruments(sf2s, programs, test_sf2s, seed, valid_fraction, test_fraction,
-                                   _existing_splits(out))
+                                   _existing_instruments(out))
     pitch_list = list(range(lo, hi + 1, pitch_step))
 
     examples = {s: nsynth.read_examples(nsynth.split_dir(out, s)) for s in nsynth.SPLITS}
