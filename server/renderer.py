@@ -36,6 +36,7 @@ LOOP_TARGET_S = 0.4
 # Frames this close to note-off already carry the release (STFT window half-width plus margin).
 LOOP_GUARD_S = 0.08
 FADE_S = 0.25
+SEAM_S = 0.003  # shortest blend around a loop seam (one period when that is longer)
 RECENT_KEYS = 128
 # Iterations of the built-in Griffin-Lim used while the phase module offers nothing.
 FALLBACK_ITERS = {"fast": 16, "quality": 64, "gl": 32}
@@ -102,6 +103,28 @@ def find_loop(audio: np.ndarray, sample_rate: int, f0_hz: float, hold_end: int,
     ncc = dots / (np.sqrt(energy) * (np.linalg.norm(ref) + 1e-12) + 1e-12)
     start = lo + int(np.argmax(ncc))
     return start, end
+
+
+def smooth_loop_seam(audio: np.ndarray, loop_start: int, loop_end: int, width: int) -> np.ndarray:
+    """Make the jump from ``loop_end`` back to ``loop_start`` continuous, in place.
+
+    audio: ``[n_samples]``. Decoded notes are never exactly periodic, so even the best
+    loop start leaves a small step. Around both seams (``width`` samples either side)
+    the waveform is blended towards the average of the two neighbourhoods, with a
+    raised-cosine weight that is 1 at the seam and 0 at the edges: at the seam both
+    sides then hold the same signal, so the wrap, the first pass into the loop and the
+    exit to the release are all continuous. Returns ``audio``.
+    """
+    width = min(width, loop_start, audio.size - loop_end, (loop_end - loop_start) // 2)
+    if width < 2:
+        return audio
+    a = audio[loop_start - width:loop_start + width].astype(np.float64)
+    b = audio[loop_end - width:loop_end + width].astype(np.float64)
+    mean = 0.5 * (a + b)
+    r = 0.5 + 0.5 * np.cos(np.pi * np.abs(np.arange(2 * width) - width) / width)  # 0 → 1 at the seam → 0
+    audio[loop_start - width:loop_start + width] = (1 - r) * a + r * mean
+    audio[loop_end - width:loop_end + width] = (1 - r) * b + r * mean
+    return audio
 
 
 def loop_seam_correlation(audio: np.ndarray, loop_start: int, loop_end: int, width: int) -> float:
@@ -393,6 +416,7 @@ class Renderer:
             a = np.ascontiguousarray(a, dtype=np.float32)
             f0 = 440.0 * 2 ** ((pitch - 69) / 12)
             start, end = find_loop(a, self.out_rate, f0, self.hold_end)
+            smooth_loop_seam(a, start, end, max(int(self.out_rate / f0), int(SEAM_S * self.out_rate)))
             notes.append(RenderedNote(a, self.out_rate, self.hold_end, start, end, pitch,
                                       self.library.nearest_velocity(velocity)))
         return notes
