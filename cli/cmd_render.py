@@ -46,9 +46,6 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-PHASE_ALIASES = {"gl": "griffinlim"}
-
-
 def parse_source(text: str) -> tuple[str, float]:
     name, sep, weight = text.rpartition(":")
     if not sep:
@@ -169,8 +166,7 @@ def run(args) -> int:
         raise MorphsynthError(f"--device {args.device}: not a torch device") from None
     model = load_synth_model(model_dir, device=device)
     library = Library.load(lib_path, model)
-    phase = PHASE_ALIASES.get(args.phase, args.phase)
-    with Renderer(model, library, out_rate=args.rate, phase=phase, n_iter=args.iters,
+    with Renderer(model, library, out_rate=args.rate, phase=args.phase, n_iter=args.iters,
                   cache_mb=64, prerender_all=False) as renderer:
         morph = renderer.check_morph(morph)
         audio = renderer.render(morph, args.pitch, args.velocity, args.duration)

@@ -38,8 +38,6 @@ LOOP_GUARD_S = 0.08
 FADE_S = 0.25
 SEAM_S = 0.003  # shortest blend around a loop seam (one period when that is longer)
 RECENT_KEYS = 128
-# Iterations of the built-in Griffin-Lim used while the phase module offers nothing.
-FALLBACK_ITERS = {"fast": 16, "quality": 64, "gl": 32}
 
 
 @dataclass
@@ -158,41 +156,25 @@ def fit_duration(note: RenderedNote, duration_s: float) -> np.ndarray:
     return np.pad(out, (0, n - out.size)).astype(np.float32, copy=False)
 
 
-def _griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, n_iter: int, momentum: float = 0.99) -> torch.Tensor:
-    """Fast Griffin-Lim (Perraudin et al. 2013). mag ``[batch, n_bins, n_frames]`` → ``[batch, (n_frames-1)*hop]``.
+# Short names users type for the phase module's methods.
+PHASE_ALIASES = {"gl": "griffinlim"}
 
-    Stand-in used only when ``morphsynth.training.phase`` is not installed.
-    """
-    from morphsynth.training.spectral import istft, stft
 
-    length = (mag.shape[-1] - 1) * hop
-    gen = torch.Generator(device="cpu").manual_seed(0)
-    angles = torch.polar(torch.ones_like(mag), (torch.rand(mag.shape, generator=gen) * 2 * math.pi).to(mag))
-    prev = torch.zeros_like(angles)
-    for _ in range(n_iter):
-        audio = istft(mag * angles, n_fft, hop, length)
-        rebuilt = stft(audio, n_fft, hop)
-        accel = rebuilt - (momentum / (1 + momentum)) * prev
-        prev = rebuilt
-        angles = accel / accel.abs().clamp_min(1e-16)
-    return istft(mag * angles, n_fft, hop, length)
+def check_phase(method: str) -> str:
+    """``method`` if the phase module knows it (or an alias of it), else a one-line error."""
+    from morphsynth.training.phase import METHODS, MODES
+
+    known = list(MODES) + list(METHODS) + list(PHASE_ALIASES)
+    if PHASE_ALIASES.get(method, method) not in list(MODES) + list(METHODS):
+        raise MorphsynthError(f"phase: unknown method '{method}' (choose from {', '.join(known)})")
+    return method
 
 
 def reconstruct_phase(mag: torch.Tensor, method: str, n_iter: int | None, n_fft: int, hop: int) -> torch.Tensor:
     """mag ``[batch, n_bins, n_frames]`` → audio ``[batch, (n_frames-1)*hop]`` by the named method."""
-    try:
-        from morphsynth.training import phase
-    except ImportError:
-        phase = None
-    if phase is not None and hasattr(phase, "reconstruct"):
-        kwargs = {} if n_iter is None else {"n_iter": n_iter}
-        try:
-            return phase.reconstruct(mag, method=method, **kwargs)
-        except ValueError as exc:
-            raise MorphsynthError(f"phase: {str(exc).splitlines()[0]}") from None
-    if method not in FALLBACK_ITERS:
-        raise MorphsynthError(f"phase: unknown method '{method}' (this build has: {', '.join(FALLBACK_ITERS)})")
-    return _griffin_lim(mag, n_fft, hop, n_iter if n_iter is not None else FALLBACK_ITERS[method])
+    from morphsynth.training.phase import reconstruct
+
+    return reconstruct(mag, method=PHASE_ALIASES.get(method, method), n_iter=n_iter, n_fft=n_fft, hop=hop)
 
 
 def check_key(pitch, velocity) -> tuple[int, int]:
@@ -221,10 +203,10 @@ class Renderer:
         check_model(library, model, "renderer")
         if int(out_rate) not in OUT_RATES:
             raise MorphsynthError(f"rate: must be one of {', '.join(map(str, OUT_RATES))} Hz, got {out_rate}")
+        self.phase = check_phase(phase)
         self.model = model
         self.library = library
         self.out_rate = int(out_rate)
-        self.phase = phase
         self.n_iter = n_iter
         self.prerender_all = prerender_all
         self.hold_end = int(round(HOLD_S * self.out_rate))
