@@ -42,7 +42,8 @@ def add_parser(sub) -> None:
                     help="SoundFont whose every instrument goes to nsynth-test (an outside test set); repeatable")
     sf.add_argument("--out", required=True, metavar="DIR", help="dataset root (created; resumed if present)")
     sf.add_argument("--programs", metavar="LIST",
-                    help="GM programs, e.g. 0-7,24,40-45 (default: every pitched program)")
+                    help="GM programs, e.g. 0-7,24,40-45 (default: every pitched program; left out "
+                         "unless named: 55, 96-103, 113, 115-121; 122-127 refused)")
     sf.add_argument("--pitches", default="21-108", metavar="A-B", help="MIDI pitch range (default 21-108)")
     sf.add_argument("--pitch-step", type=int, default=1, metavar="N",
                     help="render every N-th semitone from A (default 1)")
@@ -57,6 +58,9 @@ def add_parser(sub) -> None:
                     help="rendering processes, one FluidSynth each (default 1)")
     sf.add_argument("--silence-db", type=float, default=-60.0, metavar="DB",
                     help="skip notes peaking below this level in dBFS (default -60)")
+    sf.add_argument("--max-cents", type=float, metavar="C",
+                    help="also skip notes whose measured fundamental is more than C cents from the "
+                         "MIDI pitch (default: keep; organs and some leads sound an octave off by design)")
     sf.add_argument("--quiet", action="store_true", help="no progress bar")
     sf.set_defaults(run=run_soundfont)
 
@@ -101,7 +105,7 @@ def run_soundfont(args) -> int:
         args.sf2, args.out, programs=programs, pitches=parse_pitch_range(args.pitches),
         pitch_step=args.pitch_step, velocities=velocities, test_sf2=args.test_sf2,
         valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
-        workers=args.workers, silence_db=args.silence_db, progress=not args.quiet)
+        workers=args.workers, silence_db=args.silence_db, max_cents=args.max_cents, progress=not args.quiet)
     print(f"{args.out}: {report.summary()}")
     return 0
 

@@ -238,3 +238,11 @@ def test_instrument_numbers_stay_unique_when_a_sample_import_came_first(tmp_path
                             valid_fraction=0.0, test_fraction=0.0)
     numbers = {e.instrument_str: e.instrument for e in nsynth.list_examples(out)}
     assert len(numbers) == 3 and len(set(numbers.values())) == 3
+
+
+def test_max_cents_skips_notes_that_sound_away_from_their_key(tmp_path):
+    # FluidR3's drawbar organ mixes 16- and 32-foot stops: its fundamental lies two octaves below the key.
+    report = build_soundfont_dataset([FLUID_R3], tmp_path, programs=[0, 16], pitches=(60, 60), velocities=[100],
+                                     valid_fraction=0.0, test_fraction=0.0, max_cents=50)
+    assert report.rendered == 1 and report.off_pitch == ["organ_electronic_fluidr3gm016-060-100"]
+    assert list(nsynth.read_examples(tmp_path / "nsynth-train")) == ["keyboard_acoustic_fluidr3gm000-060-100"]

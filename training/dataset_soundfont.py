@@ -264,11 +264,13 @@ class Instrument:
 
 @dataclass
 class BuildReport:
-    """What a build did. ``skipped`` lists note_str of near-silent renders."""
+    """What a build did. ``skipped``: note_str of near-silent renders; ``off_pitch``: of
+    renders whose measured fundamental missed the MIDI pitch (only with ``max_cents``)."""
 
     rendered: int = 0
     kept: int = 0
     skipped: list[str] = field(default_factory=list)
+    off_pitch: list[str] = field(default_factory=list)
     notes_per_split: dict[str, int] = field(default_factory=dict)
     instruments_per_split: dict[str, int] = field(default_factory=dict)
 
@@ -276,7 +278,7 @@ class BuildReport:
         splits = ", ".join(f"{s} {self.notes_per_split.get(s, 0)} notes/"
                            f"{self.instruments_per_split.get(s, 0)} instruments" for s in nsynth.SPLITS)
         return (f"rendered {self.rendered}, kept {self.kept} already present, "
-                f"skipped {len(self.skipped)} silent; {splits}")
+                f"skipped {len(self.skipped)} silent, {len(self.off_pitch)} off pitch; {splits}")
 
 
 def _existing_instruments(out: Path) -> dict[str, tuple[str, int]]:
@@ -370,13 +372,13 @@ def _close_synths() -> None:
     _SYNTHS.clear()
 
 
-def _render_task(task: tuple[str, int, list[tuple[str, int, int]], float]) -> list[tuple[str, str]]:
+def _render_task(task: tuple[str, int, list[tuple[str, int, int]], float, float | None]) -> list[tuple[str, str]]:
     """Render one instrument's missing notes to ``audio/<note_str>.wav``.
 
-    task: (sf2, program, [(wav path, pitch, velocity)], silence peak). Returns
-    ``[(wav path, "rendered" | "silent")]``.
+    task: (sf2, program, [(wav path, pitch, velocity)], silence peak, max cents or None).
+    Returns ``[(wav path, "rendered" | "silent" | "off_pitch")]``.
     """
-    sf2, program, notes, silence_peak = task
+    sf2, program, notes, silence_peak, max_cents = task
     synth = _synth_for(sf2)
     out = []
     for path, pitch, velocity in notes:
@@ -384,6 +386,12 @@ def _render_task(task: tuple[str, int, list[tuple[str, int, int]], float]) -> li
         if float(np.abs(audio).max(initial=0.0)) < silence_peak:
             out.append((path, "silent"))
             continue
+        if max_cents is not None:
+            from morphsynth.training.metrics import autocorrelation_f0, cents_off
+
+            if not abs(cents_off(autocorrelation_f0(audio, nsynth.SAMPLE_RATE), pitch)) <= max_cents:
+                out.append((path, "off_pitch"))
+                continue
         nsynth.write_wav(path, audio)
         out.append((path, "rendered"))
     return out
@@ -397,13 +405,16 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
                             test_sf2: Sequence[str | Path] = (),
                             valid_fraction: float = 0.1, test_fraction: float = 0.1,
                             seed: int = 0, workers: int = 1, silence_db: float = -60.0,
-                            progress: bool = False) -> BuildReport:
+                            max_cents: float | None = None, progress: bool = False) -> BuildReport:
     """Render notes from General MIDI SoundFonts into an NSynth-layout dataset at ``out``.
 
     ``sf2`` and ``test_sf2``: SoundFont files (every instrument of a ``test_sf2`` file
     goes to the test split). ``programs``: GM programs (default: all pitched ones,
     :data:`DEFAULT_PROGRAMS`). ``pitches``: inclusive MIDI range, every ``pitch_step``-th
-    semitone from its low end. Returns a :class:`BuildReport`.
+    semitone from its low end. ``max_cents``: also skip notes whose autocorrelation
+    fundamental is further than this from the MIDI pitch (off by default: organ
+    drawbars, harps and some leads sound an octave away by design, and bells and
+    timpani fool the estimator). Returns a :class:`BuildReport`.
     """
     sf2s = [Path(p) for p in sf2]
     test_sf2s = [Path(p) for p in test_sf2]
@@ -426,6 +437,8 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
     for p in (valid_fraction, test_fraction):
         if not 0.0 <= p < 1.0:
             raise MorphsynthError(f"split fraction {p}: expected 0 <= fraction < 1")
+    if max_cents is not None and not max_cents > 0:
+        raise MorphsynthError(f"--max-cents {max_cents}: expected a positive number")
     if workers < 1:
         raise MorphsynthError(f"--workers {workers}: expected at least 1")
 
@@ -458,7 +471,7 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
                     planned[str(path)] = (inst.split, ex)
                     todo.append((str(path), pitch, velocity))
         if todo:
-            tasks.append((str(inst.sf2), inst.program, todo, 10.0 ** (silence_db / 20.0)))
+            tasks.append((str(inst.sf2), inst.program, todo, 10.0 ** (silence_db / 20.0), max_cents))
 
     def finish(results: list[tuple[str, str]]) -> None:
         for path, status in results:
@@ -466,6 +479,8 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
             if status == "rendered":
                 examples[split][ex["note_str"]] = ex
                 report.rendered += 1
+            elif status == "off_pitch":
+                report.off_pitch.append(ex["note_str"])
             else:
                 report.skipped.append(ex["note_str"])
 
@@ -493,6 +508,7 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
             if entries:
                 nsynth.write_examples(nsynth.split_dir(out, split), entries)
     report.skipped.sort()
+    report.off_pitch.sort()
     for split, entries in examples.items():
         report.notes_per_split[split] = len(entries)
         report.instruments_per_split[split] = len({e["instrument_str"] for e in entries.values()})
