@@ -223,7 +223,7 @@ def pghi_phase(mag: torch.Tensor, n_fft: int = 1024, hop: int = 256, tol: float 
     return phase.permute(1, 2, 0).contiguous()
 
 
-def pghi_heap_phase(mag: torch.Tensor, n_fft: int = 1024, hop: int = 256, tol: float = 1e-3,
+def pghi_heap_phase(mag: torch.Tensor, n_fft: int = 1024, hop: int = 256, tol: float = 1e-4,
                     seed: int = 0) -> torch.Tensor:
     """PGHI by heap integration (Průša et al. 2017, algorithm 1), note by note on the CPU.
 
