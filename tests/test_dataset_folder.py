@@ -1,5 +1,7 @@
 """Importing a user's own one-note samples into the NSynth layout."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -37,9 +39,9 @@ def test_note_names_follow_scientific_pitch():
     assert note_name_to_midi("C#3") == 49 == note_name_to_midi("Db3") == note_name_to_midi("cs3")
     assert note_name_to_midi("C-1") == 0 and note_name_to_midi("G9") == 127
     assert note_name_to_midi("H4") is None and note_name_to_midi("cello") is None
-    note = parse_file_name(__import__("pathlib").Path("/x/cello_C#3_v100.wav"))
+    note = parse_file_name(Path("/x/cello_C#3_v100.wav"))
     assert (note.instrument, note.pitch, note.velocity) == ("cello", 49, 100)
-    note = parse_file_name(__import__("pathlib").Path("/x/Grand Piano-Bb-1.flac"))
+    note = parse_file_name(Path("/x/Grand Piano-Bb-1.flac"))
     assert (note.instrument, note.pitch, note.velocity) == ("grand_piano", 10, 100)
     assert guess_family("cello") == "string" and guess_family("bass_clarinet") == "reed"
     assert guess_family("electric_bass") == "bass" and guess_family("thing") is None

@@ -171,3 +171,16 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     with pytest.raises(TypeError):
         nsynth.atomic_write_bytes(path, object())
     assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["examples.json"]
+
+
+def test_float16_cache_halves_the_files_and_serves_the_same_float32_items(dataset_copy):
+    ds = NSynthDataset(dataset_copy, "valid", cache_dtype="float16")
+    first = [ds[i]["mag"] for i in range(len(ds))]
+    again = NSynthDataset(dataset_copy, "valid", cache_dtype="float16")
+    second = [again[i]["mag"] for i in range(len(again))]
+    assert again.cache_hits == 4 and all(torch.equal(a, b) for a, b in zip(first, second))
+    assert second[0].dtype == torch.float32
+    exact = magnitude(torch.from_numpy(again.examples[0].load_audio()))
+    assert torch.allclose(second[0], exact, rtol=1e-3, atol=1e-7)
+    files = sorted((dataset_copy / "nsynth-valid" / ".features" / "mag-sr16000-fft1024-hop256-n64000-f16").iterdir())
+    assert len(files) == 4 and files[0].stat().st_size < 0.6 * 513 * 251 * 4
