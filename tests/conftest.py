@@ -42,3 +42,25 @@ def tiny_dataset(tmp_path_factory):
     build_soundfont_dataset([FLUID_R3], root, programs=[0, 11, 20, 24, 33, 40, 56, 65, 73, 81],
                             pitches=(48, 72), pitch_step=8, velocities=[100], seed=0)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_dataset, tmp_path_factory):
+    """A model folder from a tiny CAE (configs/tiny.yaml) trained two epochs on `tiny_dataset`.
+
+    Loads with ``load_synth_model``; being a run folder it also holds ``checkpoint/`` and
+    ``baselines/pca`` and ``baselines/shallow_ae`` (model folders). Fast, not a good model.
+    """
+    from pathlib import Path
+
+    from morphsynth.config import load_config
+    from morphsynth.training.nsynth import NSynthDataset
+    from morphsynth.training.train import notes_from_dataset, train_run
+    from morphsynth.training.train_config import TrainConfig
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml", TrainConfig)
+    out = tmp_path_factory.mktemp("tiny_model")
+    train_notes = notes_from_dataset(NSynthDataset(tiny_dataset, "train"))
+    valid_notes = notes_from_dataset(NSynthDataset(tiny_dataset, "valid"))
+    train_run(config, train_notes, valid_notes, out, torch.device("cpu"), log=lambda msg: None, progress_bar=False)
+    return out

@@ -96,11 +96,15 @@ class ShallowAutoencoder(SpectralAutoencoder):
         dim = N_BINS * n_frames
         self.encoder = nn.Linear(dim, config.latent_dim)
         self.decoder = nn.Linear(config.latent_dim + 14, dim)
-        nn.init.normal_(self.encoder.weight, std=dim ** -0.5)
+        # Inputs are scaled by 1/sqrt(dim) in encode: with 128,763 inputs an Adam step
+        # of size lr on every weight would otherwise move z by about lr * dim.
+        self.input_scale = dim ** -0.5
+        nn.init.normal_(self.encoder.weight, std=1.0)
+        nn.init.zeros_(self.encoder.bias)
         nn.init.zeros_(self.decoder.bias)
 
     def encode(self, x, pitch, velocity):
-        return self.encoder(x.flatten(1))
+        return self.encoder(x.flatten(1) * self.input_scale)
 
     def decode(self, z, pitch, velocity):
         out = self.decoder(torch.cat([z, pitch_features(pitch, velocity)], dim=1))

@@ -156,7 +156,7 @@ def _metadata(net: SpectralAutoencoder, name: str, stft: StftSettings, info: dic
         "n_frames": net.n_frames,
         "normalisation": {
             "log_eps": LOG_EPS,
-            "mean": [round(float(v), 6) for v in net.norm_mean.cpu()],
+            "mean": [float(v) for v in net.norm_mean.cpu()],
             "std": float(net.norm_std.cpu()),
         },
         "info": info or {},

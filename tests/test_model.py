@@ -1,0 +1,185 @@
+"""The networks and the model folder: shapes, round trips, refusals."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from morphsynth.config import load_config
+from morphsynth.errors import MorphsynthError
+from morphsynth.training.model import CaeConfig, ConvAutoencoder, harmonic_channels
+from morphsynth.training.synth_model import (KINDS, build_network, load_synth_model, save_synth_model)
+from morphsynth.training.train_config import TrainConfig
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+def shrink(cfg: CaeConfig) -> CaeConfig:
+    """The shipped shape at a tiny width, so every config is checked in milliseconds."""
+    return dataclasses.replace(cfg, width=2, max_channels=8, cond_dim=8)
+
+
+def random_notes(n=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    mag = torch.rand(n, 513, 251, generator=g) ** 4
+    return mag, torch.tensor([40, 70, 55, 90][:n]), torch.tensor([64, 112, 100, 30][:n])
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_shipped_config_builds_and_keeps_shapes_through_encode_decode(path, tmp_path):
+    cfg = load_config(path, TrainConfig)
+    for kind in ("cae", "pca", "shallow_ae"):
+        model_cfg = shrink(cfg.model) if kind == "cae" else {"latent_dim": cfg.model.latent_dim}
+        net = build_network(kind, model_cfg)
+        save_synth_model(net, tmp_path / kind)
+        model = load_synth_model(tmp_path / kind)
+        mag, pitch, vel = random_notes()
+        z = model.encode(mag, pitch, vel)
+        assert z.shape == (2, cfg.model.latent_dim)
+        out = model.decode(z, pitch, vel)
+        assert out.shape == (2, 513, 251) and out.dtype == torch.float32
+        assert (out >= 0).all() and torch.isfinite(out).all()
+
+
+def test_saved_and_reloaded_model_decodes_identically_and_reports_file_hash(tmp_path):
+    import hashlib
+
+    torch.manual_seed(1)
+    net = ConvAutoencoder(CaeConfig(latent_dim=8, width=4, max_channels=16, cond_dim=16))
+    net.set_normalisation(torch.linspace(-6, -3, 513), 2.0)
+    digest = save_synth_model(net, tmp_path / "m", name="m")
+    model = load_synth_model(tmp_path / "m")
+    assert model.model_hash == digest == hashlib.sha256((tmp_path / "m" / "model.safetensors").read_bytes()).hexdigest()
+    assert (model.name, model.kind, model.latent_dim, model.n_frames) == ("m", "cae", 8, 251)
+    assert model.stft.sample_rate == 16000 and model.stft.n_fft == 1024 and model.stft.hop == 256
+    mag, pitch, vel = random_notes()
+    with torch.no_grad():
+        expected = net.features_to_mag(net.decode(net.encode(net.mag_to_features(mag), pitch, vel), pitch, vel))
+    got = model.decode(model.encode(mag, pitch, vel), pitch, vel)
+    assert torch.equal(got, expected)
+
+
+def test_encode_audio_matches_encoding_the_stft_magnitude():
+    from morphsynth.training.spectral import magnitude
+    from morphsynth.training.synth_model import as_synth_model
+
+    net = ConvAutoencoder(CaeConfig(latent_dim=4, width=2, max_channels=8, cond_dim=8))
+    model = as_synth_model(net, "m")
+    audio = torch.sin(torch.arange(64000) * 2 * torch.pi * 220 / 16000)[None] * 0.5
+    z1 = model.encode_audio(audio, [57], [100])
+    z2 = model.encode(magnitude(audio), [57], [100])
+    assert torch.allclose(z1, z2, atol=1e-5)
+
+
+def test_decoder_output_depends_on_pitch_condition():
+    torch.manual_seed(0)
+    net = ConvAutoencoder(CaeConfig(latent_dim=4, width=2, max_channels=8, cond_dim=8)).eval()
+    z = torch.randn(1, 4)
+    with torch.no_grad():
+        a = net.decode(z, torch.tensor([48]), torch.tensor([100]))
+        b = net.decode(z, torch.tensor([60]), torch.tensor([100]))
+    assert not torch.allclose(a, b)
+
+
+def test_harmonic_channels_peak_on_the_harmonics_of_the_pitch():
+    # A4 = 440 Hz: harmonics at 440, 880, 1320 Hz → bins 28.16, 56.3, 84.5 of 15.625 Hz.
+    h = harmonic_channels(torch.tensor([69]), 512)[0, 0, :, 0]  # cos(2π f / f0)
+    for k in (1, 2, 3):
+        near = round(440 * k / 15.625)
+        assert h[near] > 0.85
+        assert h[near + round(220 / 15.625)] < -0.8  # half-way between harmonics
+
+
+def test_missing_model_folder_names_the_path(tmp_path):
+    with pytest.raises(MorphsynthError, match="model folder not found"):
+        load_synth_model(tmp_path / "nope")
+
+
+def _saved(tmp_path):
+    net = build_network("cae", {"latent_dim": 8, "width": 4, "max_channels": 16, "cond_dim": 16})
+    save_synth_model(net, tmp_path)
+    return tmp_path
+
+
+def _edit_json(folder, **changes):
+    path = folder / "model.json"
+    meta = json.loads(path.read_text())
+    for key, value in changes.items():
+        meta[key] = value
+    path.write_text(json.dumps(meta))
+
+
+def test_truncated_weights_file_is_refused_with_the_file_name(tmp_path):
+    folder = _saved(tmp_path)
+    w = folder / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:1000])
+    with pytest.raises(MorphsynthError, match=r"model\.safetensors: not a readable safetensors file"):
+        load_synth_model(folder)
+
+
+def test_future_format_version_is_refused(tmp_path):
+    folder = _saved(tmp_path)
+    _edit_json(folder, format_version=99)
+    with pytest.raises(MorphsynthError, match="format_version 99 is not supported"):
+        load_synth_model(folder)
+
+
+def test_mismatched_latent_size_is_refused_naming_the_tensor(tmp_path):
+    folder = _saved(tmp_path)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["model_config"]["latent_dim"] = 16
+    meta["latent_dim"] = 16
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(MorphsynthError, match=r"tensor 'to_latent\.weight' has shape"):
+        load_synth_model(folder)
+
+
+def test_mismatched_stft_is_refused(tmp_path):
+    from morphsynth.training.spectral import StftSettings
+
+    folder = _saved(tmp_path)
+    _edit_json(folder, stft={"sample_rate": 16000, "n_fft": 2048, "hop": 256})
+    with pytest.raises(MorphsynthError, match="n_bins 513 does not match stft n_fft 2048"):
+        load_synth_model(folder)
+    folder2 = _saved(tmp_path / "b")
+    with pytest.raises(MorphsynthError, match="does not match the expected"):
+        load_synth_model(folder2, expect_stft=StftSettings(hop=128))
+
+
+def test_corrupt_json_and_unknown_kind_are_refused(tmp_path):
+    folder = _saved(tmp_path)
+    _edit_json(folder, kind="vae")
+    with pytest.raises(MorphsynthError, match="unknown model kind 'vae'"):
+        load_synth_model(folder)
+    (folder / "model.json").write_text("{not json")
+    with pytest.raises(MorphsynthError, match="model.json: not valid JSON"):
+        load_synth_model(folder)
+
+
+def test_wrong_input_shape_names_the_argument(tmp_path):
+    model = load_synth_model(_saved(tmp_path))
+    with pytest.raises(MorphsynthError, match=r"mag: expected \[batch, 513, 251\]"):
+        model.encode(torch.zeros(1, 512, 251), [60], [100])
+    with pytest.raises(MorphsynthError, match=r"z: expected \[batch, 8\]"):
+        model.decode(torch.zeros(1, 9), [60], [100])
+    with pytest.raises(MorphsynthError, match="pitch: MIDI values must lie in 0..127"):
+        model.decode(torch.zeros(1, 8), [200], [100])
+
+
+def test_pca_fit_reconstructs_its_training_notes_at_full_rank():
+    from morphsynth.training.baselines import PcaConfig, PcaModel, fit_pca
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 513, 251, generator=g)
+    pca = PcaModel(PcaConfig(latent_dim=4))
+    explained = fit_pca(pca, x)
+    assert abs(float(explained.sum()) - 1.0) < 1e-4
+    with torch.no_grad():
+        rec = pca.decode(pca.encode(x, None, None), None, None)
+    assert torch.allclose(rec, x, atol=1e-3)
+
+
+def test_every_kind_is_registered():
+    assert set(KINDS) == {"cae", "pca", "shallow_ae"}

@@ -1,0 +1,106 @@
+"""The training loop and `morphsynth train` on real rendered notes."""
+
+import json
+
+import pytest
+import torch
+
+from morphsynth.config import ConfigError, load_config
+from morphsynth.errors import MorphsynthError
+from morphsynth.training.checkpoint import Progress
+from morphsynth.training.synth_model import build_network, load_synth_model
+from morphsynth.training.train import (NoteSet, TrainState, compute_losses, features, normalisation_stats,
+                                       notes_from_dataset, train_step)
+from morphsynth.training.train_config import OptimConfig, TrainConfig
+
+
+@pytest.fixture(scope="module")
+def train_notes(tiny_dataset):
+    from morphsynth.training.nsynth import NSynthDataset
+
+    return notes_from_dataset(NSynthDataset(tiny_dataset, "train"))
+
+
+def _loss(core, notes: NoteSet, weights):
+    with torch.no_grad():
+        x = features(core, notes.logmag)
+        x_hat = core.decode(core.encode(x, notes.pitch, notes.velocity), notes.pitch, notes.velocity)
+        losses = compute_losses(core, x_hat, x, list(weights))
+    return sum(weights[k] * v for k, v in losses.items()).item()
+
+
+@pytest.mark.parametrize("kind", ["cae", "shallow_ae"])
+def test_one_training_step_on_rendered_notes_reduces_the_loss(train_notes, kind):
+    torch.manual_seed(0)
+    cfg = {"latent_dim": 8, "width": 4, "max_channels": 16, "cond_dim": 16} if kind == "cae" else {"latent_dim": 8}
+    core = build_network(kind, cfg)
+    core.set_normalisation(*normalisation_stats(train_notes))
+    batch = train_notes.subset(list(range(8)))
+    weights = {"spec/mse": 1.0, "spec/sc": 0.05}
+    optim = OptimConfig(lr=3e-4, warmup_steps=0)
+    state = TrainState(core, torch.optim.AdamW(core.parameters(), lr=optim.lr), Progress(), optim, weights,
+                       torch.device("cpu"))
+    before = _loss(core, batch, weights)
+    values = train_step(state, batch.logmag, batch.pitch, batch.velocity)
+    after = _loss(core, batch, weights)
+    assert values["total"] == pytest.approx(before, rel=1e-4)
+    assert after < before
+    assert state.progress.step == 1
+
+
+def test_normalised_features_have_zero_mean_per_bin_and_unit_global_std(train_notes):
+    mean, std = normalisation_stats(train_notes)
+    core = build_network("pca", {"latent_dim": 2})
+    core.set_normalisation(mean, std)
+    x = features(core, train_notes.logmag).double()
+    assert x.mean(dim=(0, 2)).abs().max() < 1e-3
+    assert abs(float(x.std()) - 1.0) < 1e-2
+
+
+def test_train_run_folder_is_a_model_folder_with_checkpoint_curves_and_baselines(tiny_model_dir):
+    model = load_synth_model(tiny_model_dir)
+    assert model.kind == "cae" and model.latent_dim == 8
+    assert model.info["n_train_notes"] > 0 and "valid_lsd_db" in model.info
+    for name in ("loss_curves.png", "history.json", "config.yaml", "checkpoint/state.json",
+                 "checkpoint/state.safetensors"):
+        assert (tiny_model_dir / name).is_file(), name
+    assert (tiny_model_dir / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
+    history = json.loads((tiny_model_dir / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all("train/spec/mse" in h and "valid/lsd_db" in h for h in history)
+    for kind in ("pca", "shallow_ae"):
+        baseline = load_synth_model(tiny_model_dir / "baselines" / kind)
+        assert baseline.kind == kind and baseline.latent_dim == model.latent_dim
+
+
+def test_train_command_refuses_an_existing_run_without_resume(tiny_model_dir, tiny_dataset):
+    from morphsynth.main import main
+
+    rc = main(["train", "--config", "configs/tiny.yaml", "--data", str(tiny_dataset), "--out", str(tiny_model_dir),
+               "--device", "cpu", "--no-progress"])
+    assert rc == 2
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, train_notes):
+    from morphsynth.training.train import train_run
+
+    cfg = load_config("configs/tiny.yaml", TrainConfig)
+    with pytest.raises(MorphsynthError, match="no checkpoint to resume"):
+        train_run(cfg, train_notes, train_notes, tmp_path, torch.device("cpu"), resume=True, log=lambda m: None)
+
+
+def test_unknown_loss_name_in_config_is_refused_naming_the_key(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("loss:\n  spec/mel: 1.0\n")
+    with pytest.raises(ConfigError, match="loss.spec/mel: unknown loss"):
+        load_config(p, TrainConfig)
+    p.write_text("model:\n  latent_dim: 0\n")
+    with pytest.raises(ConfigError, match="latent_dim: must be >= 1"):
+        load_config(p, TrainConfig)
+
+
+def test_unknown_device_is_refused():
+    from morphsynth.training.train import pick_device
+
+    with pytest.raises(MorphsynthError, match="--device banana"):
+        pick_device("banana")

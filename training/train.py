@@ -1,0 +1,446 @@
+"""The training loop: one readable function (:func:`fit`) over an explicit :class:`TrainState`.
+
+Loss names (``spec/mse``, ``spec/l1``, ``spec/sc``) are the keys of the YAML
+``loss:`` weights and of the logged history alike:
+
+* ``spec/mse``, ``spec/l1``: on the normalised log magnitude, with the prediction
+  clamped from below at the floor (log of 1e-4), so a decoder is not pushed around
+  for what happens under the floor that the metrics ignore too;
+* ``spec/sc``: spectral convergence of the linear magnitude, which weighs the
+  spectral peaks that a log loss underrates.
+
+A run folder written by :func:`train_run` is itself a model folder (best CAE
+weights as ``model.safetensors`` + ``model.json``), with ``checkpoint/`` (resumable
+state), ``history.json``, ``loss_curves.png``, ``config.yaml`` and, when asked,
+``baselines/pca/`` and ``baselines/shallow_ae/`` (model folders too).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from morphsynth.errors import MorphsynthError
+from morphsynth.training.checkpoint import Progress, has_checkpoint, load_checkpoint, save_checkpoint
+from morphsynth.training.distributed import DistInfo, barrier, broadcast_flag, epoch_indices, unwrap, wrap
+from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
+from morphsynth.training.model import LOG_EPS, N_BINS, SpectralAutoencoder
+from morphsynth.training.spectral import StftSettings
+from morphsynth.training.synth_model import build_network, save_synth_model
+from morphsynth.training.train_config import OptimConfig, TrainConfig
+
+CHECKPOINT_DIR = "checkpoint"
+BASELINES_DIR = "baselines"
+
+
+# --- notes in memory --------------------------------------------------------------------------
+
+
+@dataclass
+class NoteSet:
+    """Notes held in memory: ``logmag [n, 513, n_frames]`` float16 (``log(mag + 1e-4)``),
+    ``pitch``/``velocity``/``family`` ``[n]`` long, ``instrument`` names."""
+
+    logmag: torch.Tensor
+    pitch: torch.Tensor
+    velocity: torch.Tensor
+    family: torch.Tensor
+    instrument: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.logmag.shape[0]
+
+    def to(self, device: torch.device) -> "NoteSet":
+        return NoteSet(self.logmag.to(device), self.pitch.to(device), self.velocity.to(device),
+                       self.family.to(device), self.instrument)
+
+    def subset(self, index: list[int] | torch.Tensor) -> "NoteSet":
+        index = torch.as_tensor(index, dtype=torch.long)
+        names = [self.instrument[i] for i in index.tolist()] if self.instrument else []
+        dev = self.logmag.device
+        return NoteSet(self.logmag[index.to(dev)], self.pitch[index.to(dev)], self.velocity[index.to(dev)],
+                       self.family[index.to(dev)], names)
+
+
+def notes_from_dataset(dataset, max_notes: int | None = None, seed: int = 0, progress: bool = False) -> NoteSet:
+    """Read a Dataset whose items hold ``mag [513, n_frames]``, ``pitch``, ``velocity``
+    (and optionally ``family``, ``instrument_str``) into a :class:`NoteSet`.
+
+    ``max_notes`` keeps a seeded random subset.
+    """
+    from tqdm import tqdm
+
+    n = len(dataset)
+    if n == 0:
+        raise MorphsynthError("dataset split is empty")
+    order = list(range(n))
+    if max_notes is not None and max_notes < n:
+        g = torch.Generator().manual_seed(seed)
+        order = sorted(torch.randperm(n, generator=g)[:max_notes].tolist())
+    first = dataset[order[0]]
+    n_frames = first["mag"].shape[-1]
+    logmag = torch.empty(len(order), N_BINS, n_frames, dtype=torch.float16)
+    pitch, velocity, family, names = [], [], [], []
+    for i, idx in enumerate(tqdm(order, desc="loading notes", unit="note", disable=not progress, dynamic_ncols=True)):
+        item = first if i == 0 else dataset[idx]
+        mag = torch.as_tensor(item["mag"], dtype=torch.float32)
+        if mag.shape != (N_BINS, n_frames):
+            raise MorphsynthError(f"note {item.get('note_str', idx)}: magnitude shape {list(mag.shape)}, "
+                                  f"expected [{N_BINS}, {n_frames}]")
+        logmag[i] = torch.log(mag + LOG_EPS).half()
+        pitch.append(int(item["pitch"]))
+        velocity.append(int(item["velocity"]))
+        family.append(int(item.get("family", -1)))
+        names.append(str(item.get("instrument_str", "")))
+    return NoteSet(logmag, torch.tensor(pitch), torch.tensor(velocity), torch.tensor(family), names)
+
+
+def normalisation_stats(notes: NoteSet) -> tuple[torch.Tensor, float]:
+    """Per-bin mean ``[513]`` and one global std of the log magnitude over all notes and frames."""
+    total = torch.zeros(N_BINS, dtype=torch.float64)
+    count = 0
+    for chunk in notes.logmag.split(64):
+        total += chunk.double().sum(dim=(0, 2)).cpu()
+        count += chunk.shape[0] * chunk.shape[2]
+    mean = total / count
+    sq = 0.0
+    for chunk in notes.logmag.split(64):
+        sq += float(((chunk.double() - mean.to(chunk.device)[:, None]) ** 2).sum())
+    std = math.sqrt(sq / (count * N_BINS))
+    return mean.float(), max(std, 1e-3)
+
+
+def features(net: SpectralAutoencoder, logmag: torch.Tensor) -> torch.Tensor:
+    """``[batch, 513, n_frames]`` log magnitude (any float dtype) → normalised features, float32."""
+    return (logmag.float() - net.norm_mean[:, None]) / net.norm_std
+
+
+# --- losses -----------------------------------------------------------------------------------
+
+
+def compute_losses(core: SpectralAutoencoder, x_hat: torch.Tensor, x: torch.Tensor,
+                   names: list[str]) -> dict[str, torch.Tensor]:
+    """Named losses between features ``x_hat`` and ``x`` (``[batch, 513, n_frames]``)."""
+    floor = core.floor_feature[:, None]
+    clamped = torch.maximum(x_hat, floor)
+    out = {}
+    if "spec/mse" in names:
+        out["spec/mse"] = (clamped - x).pow(2).mean()
+    if "spec/l1" in names:
+        out["spec/l1"] = (clamped - x).abs().mean()
+    if "spec/sc" in names:
+        # Clamp before exp: an untrained decoder's outliers would overflow.
+        ref = core.features_to_mag(x)
+        est = core.features_to_mag(clamped.clamp_max(x.amax().detach() + 2.0))
+        out["spec/sc"] = spectral_convergence(ref, est).mean()
+    return out
+
+
+def weighted_total(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    return sum(weights[k] * v for k, v in losses.items() if weights.get(k, 0.0) > 0)
+
+
+# --- state and loop ---------------------------------------------------------------------------
+
+
+@dataclass
+class TrainState:
+    """Everything one run mutates: the (possibly DDP-wrapped) network, optimizer, counters."""
+
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    progress: Progress
+    optim: OptimConfig
+    loss_weights: dict[str, float]
+    device: torch.device
+    dist: DistInfo = DistInfo()
+    total_steps: int = 1
+
+    @property
+    def core(self) -> SpectralAutoencoder:
+        return unwrap(self.net)
+
+
+def lr_at(step: int, total_steps: int, optim: OptimConfig) -> float:
+    """Linear warm-up, then cosine decay to ``lr * min_lr_ratio``."""
+    if step < optim.warmup_steps:
+        return optim.lr * (step + 1) / optim.warmup_steps
+    t = min(1.0, (step - optim.warmup_steps) / max(1, total_steps - optim.warmup_steps))
+    return optim.lr * (optim.min_lr_ratio + (1 - optim.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def train_step(state: TrainState, logmag: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> dict[str, float]:
+    """One optimiser step on a batch; returns the named losses and ``total`` as floats."""
+    core = state.core
+    state.net.train()
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr_at(state.progress.step, state.total_steps, state.optim)
+    x = features(core, logmag)
+    x_hat, _ = state.net(x, pitch, velocity)
+    losses = compute_losses(core, x_hat, x, list(state.loss_weights))
+    total = weighted_total(losses, state.loss_weights)
+    state.optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    if state.optim.grad_clip > 0:
+        nn.utils.clip_grad_norm_(state.net.parameters(), state.optim.grad_clip)
+    state.optimizer.step()
+    state.progress.step += 1
+    out = {k: float(v.detach()) for k, v in losses.items()}
+    out["total"] = float(total.detach())
+    return out
+
+
+@torch.no_grad()
+def validate(core: SpectralAutoencoder, notes: NoteSet, loss_names: list[str], weights: dict[str, float],
+             device: torch.device, batch_size: int = 16) -> dict[str, float]:
+    """Mean named losses, ``total``, ``lsd_db`` and ``sc`` of the reconstructions of ``notes``."""
+    core.eval()
+    sums: dict[str, float] = {}
+    n = len(notes)
+    for start in range(0, n, batch_size):
+        logmag = notes.logmag[start:start + batch_size].to(device)
+        pitch = notes.pitch[start:start + batch_size].to(device)
+        velocity = notes.velocity[start:start + batch_size].to(device)
+        x = features(core, logmag)
+        x_hat = core.decode(core.encode(x, pitch, velocity), pitch, velocity)
+        losses = compute_losses(core, x_hat, x, loss_names)
+        values = {k: float(v) for k, v in losses.items()}
+        values["total"] = float(weighted_total(losses, weights))
+        ref, est = core.features_to_mag(x), core.features_to_mag(x_hat)
+        values["lsd_db"] = float(log_spectral_distance(ref, est).mean())
+        values["sc"] = float(spectral_convergence(ref, est).mean())
+        b = logmag.shape[0]
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v * b
+    return {k: v / n for k, v in sums.items()}
+
+
+def fit(state: TrainState, train_notes: NoteSet, valid_notes: NoteSet, *, max_epochs: int, seed: int,
+        max_minutes: float | None = None, patience: int = 20,
+        on_best: Callable[[SpectralAutoencoder, dict], None] | None = None,
+        on_epoch: Callable[[TrainState], None] | None = None,
+        log: Callable[[str], None] = print, progress_bar: bool = True, desc: str = "train") -> Progress:
+    """Train until ``max_epochs``, early stopping (``patience`` epochs without a better
+    validation LSD) or ``max_minutes``; continues from ``state.progress`` (resume).
+
+    ``on_best(core, metrics)`` runs on rank 0 when the validation LSD improves;
+    ``on_epoch(state)`` after every epoch (checkpointing).
+    """
+    from tqdm import tqdm
+
+    p = state.progress
+    batch = state.optim.batch_size
+    n_local = len(epoch_indices(len(train_notes), state.dist, 0, seed))
+    steps_per_epoch = max(1, math.ceil(n_local / batch))
+    state.total_steps = max_epochs * steps_per_epoch
+    names = list(state.loss_weights)
+    while p.epoch < max_epochs:
+        t0 = time.perf_counter()
+        order = epoch_indices(len(train_notes), state.dist, p.epoch, seed)
+        sums: dict[str, float] = {}
+        bar = tqdm(range(0, len(order), batch), desc=f"{desc} epoch {p.epoch + 1}/{max_epochs}", unit="batch",
+                   disable=not (progress_bar and state.dist.is_main), dynamic_ncols=True, leave=False)
+        for start in bar:
+            idx = torch.tensor(order[start:start + batch], device=train_notes.logmag.device)
+            values = train_step(state, train_notes.logmag[idx].to(state.device),
+                                train_notes.pitch[idx].to(state.device), train_notes.velocity[idx].to(state.device))
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix(loss=f"{values['total']:.4f}")
+        bar.close()
+        n_batches = max(1, math.ceil(len(order) / batch))
+        metrics = validate(state.core, valid_notes, names, state.loss_weights, state.device, batch)
+        p.epoch += 1
+        p.elapsed_s += time.perf_counter() - t0
+        entry = {"epoch": p.epoch, "step": p.step, "lr": state.optimizer.param_groups[0]["lr"],
+                 "elapsed_s": round(p.elapsed_s, 2)}
+        entry.update({f"train/{k}": v / n_batches for k, v in sums.items()})
+        entry.update({f"valid/{k}": v for k, v in metrics.items()})
+        p.history.append(entry)
+        improved = metrics["lsd_db"] < p.best_valid - 1e-6
+        if improved:
+            p.best_valid, p.best_epoch, p.epochs_since_best = metrics["lsd_db"], p.epoch, 0
+            if on_best is not None and state.dist.is_main:
+                on_best(state.core, metrics)
+        else:
+            p.epochs_since_best += 1
+        if state.dist.is_main:
+            log(f"{desc} epoch {p.epoch}: train {entry['train/total']:.4f}  valid {metrics['total']:.4f}  "
+                f"valid LSD {metrics['lsd_db']:.2f} dB  SC {metrics['sc']:.3f}" + ("  *" if improved else ""))
+        if on_epoch is not None:
+            on_epoch(state)
+        stop = p.epochs_since_best >= patience
+        if max_minutes is not None and p.elapsed_s >= max_minutes * 60:
+            stop = True
+            if state.dist.is_main:
+                log(f"{desc}: time budget of {max_minutes} min reached")
+        if broadcast_flag(stop, state.dist):
+            break
+    return p
+
+
+# --- a whole run ------------------------------------------------------------------------------
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """``name`` if given, else CUDA, then Apple MPS, then CPU."""
+    if name:
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise MorphsynthError(f"--device {name}: not a torch device name (cpu, cuda, cuda:1, mps)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise MorphsynthError(f"--device {name}: CUDA is not available here")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise MorphsynthError(f"--device {name}: MPS is not available here")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _run_info(config: TrainConfig, train_notes: NoteSet, extra: dict | None = None) -> dict:
+    info = {"config_name": config.name, "seed": config.seed, "n_train_notes": len(train_notes),
+            "n_train_instruments": len(set(train_notes.instrument))}
+    info.update(extra or {})
+    return info
+
+
+def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, out_dir: str | Path,
+              device: torch.device, *, resume: bool = False, dist: DistInfo = DistInfo(),
+              log: Callable[[str], None] = print, progress_bar: bool = True,
+              stft: StftSettings = StftSettings()) -> dict:
+    """Train the CAE (and the baselines) into ``out_dir``; returns a summary dict."""
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / CHECKPOINT_DIR
+    if dist.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not resume and has_checkpoint(ckpt_dir):
+            raise MorphsynthError(f"{ckpt_dir}: a run already exists there; pass --resume to continue it "
+                                  f"or choose another --out")
+    barrier(dist)
+    torch.manual_seed(config.seed)
+    core = build_network("cae", config.model, int(train_notes.logmag.shape[-1]))
+    mean, std = normalisation_stats(train_notes)
+    core.set_normalisation(mean, std)
+    core.to(device)
+    optimizer = torch.optim.AdamW(core.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    progress = Progress()
+    if resume:
+        if not has_checkpoint(ckpt_dir):
+            raise MorphsynthError(f"{ckpt_dir}: no checkpoint to resume (train without --resume first)")
+        progress = load_checkpoint(ckpt_dir, core, optimizer, stft)
+        core.to(device)
+        if dist.is_main:
+            log(f"resuming from epoch {progress.epoch}, step {progress.step} "
+                f"(best valid LSD {progress.best_valid:.2f} dB at epoch {progress.best_epoch})")
+    net = wrap(core, dist, device)
+    weights = {k: v for k, v in config.loss.items() if v > 0}
+    state = TrainState(net, optimizer, progress, config.optim, weights, device, dist)
+    from morphsynth.config import to_dict
+
+    run_extra = {"train_config": to_dict(config)}
+
+    def on_best(best_core: SpectralAutoencoder, metrics: dict) -> None:
+        info = _run_info(config, train_notes, {"epoch": state.progress.epoch, "step": state.progress.step,
+                                                "valid_lsd_db": round(metrics["lsd_db"], 4),
+                                                "valid_sc": round(metrics["sc"], 4)})
+        save_synth_model(best_core, out_dir, name=config.name, stft=stft, info=info)
+
+    def on_epoch(s: TrainState) -> None:
+        if s.dist.is_main and s.progress.epoch % config.checkpoint_every == 0:
+            save_checkpoint(ckpt_dir, s.core, s.optimizer, s.progress, stft, run_extra)
+            _write_history(out_dir, s.progress.history)
+
+    fit(state, train_notes, valid_notes, max_epochs=config.optim.max_epochs, seed=config.seed,
+        max_minutes=config.optim.max_minutes, patience=config.optim.patience, on_best=on_best,
+        on_epoch=on_epoch, log=log, progress_bar=progress_bar, desc="cae")
+    summary = {"best_epoch": progress.best_epoch, "best_valid_lsd_db": progress.best_valid,
+               "epochs": progress.epoch, "steps": progress.step, "elapsed_s": progress.elapsed_s}
+    if dist.is_main:
+        save_checkpoint(ckpt_dir, core, optimizer, progress, stft, run_extra)
+        _write_history(out_dir, progress.history)
+        _write_config(out_dir, config)
+        from morphsynth.training.report import plot_loss_curves
+
+        plot_loss_curves(progress.history, out_dir / "loss_curves.png")
+        if config.baselines:
+            summary["baselines"] = fit_baselines(config, train_notes, valid_notes, out_dir / BASELINES_DIR,
+                                                 device, log=log, progress_bar=progress_bar, stft=stft)
+    barrier(dist)
+    return summary
+
+
+def fit_baselines(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, out_dir: str | Path,
+                  device: torch.device, *, log: Callable[[str], None] = print, progress_bar: bool = True,
+                  stft: StftSettings = StftSettings()) -> dict:
+    """PCA and/or the shallow AE at the CAE's latent size, saved as model folders under ``out_dir``."""
+    from morphsynth.training.baselines import fit_pca
+
+    out_dir = Path(out_dir)
+    latent = config.model.latent_dim
+    n_frames = int(train_notes.logmag.shape[-1])
+    mean, std = normalisation_stats(train_notes)
+    names = [k for k, v in config.loss.items() if v > 0]
+    weights = {k: config.loss[k] for k in names}
+    summary = {}
+    if "pca" in config.baselines:
+        torch.manual_seed(config.seed)
+        pca = build_network("pca", {"latent_dim": latent}, n_frames)
+        pca.set_normalisation(mean, std)
+        pca.to(device)
+        x = torch.cat([features(pca, c.to(device)) for c in train_notes.logmag.split(64)])
+        explained = fit_pca(pca, x)
+        del x
+        metrics = validate(pca, valid_notes, names, weights, device)
+        info = _run_info(config, train_notes, {"explained_variance": round(float(explained.sum()), 4),
+                                               "valid_lsd_db": round(metrics["lsd_db"], 4)})
+        save_synth_model(pca, out_dir / "pca", name=f"{config.name}-pca", stft=stft, info=info)
+        log(f"pca: latent {latent}, explained variance {float(explained.sum()):.3f}, "
+            f"valid LSD {metrics['lsd_db']:.2f} dB  SC {metrics['sc']:.3f}")
+        summary["pca"] = metrics
+    if "shallow_ae" in config.baselines:
+        torch.manual_seed(config.seed)
+        sae = build_network("shallow_ae", {"latent_dim": latent}, n_frames)
+        sae.set_normalisation(mean, std)
+        sae.to(device)
+        optim = OptimConfig(lr=config.shallow_ae.lr, batch_size=config.optim.batch_size,
+                            max_epochs=config.shallow_ae.max_epochs, warmup_steps=config.optim.warmup_steps,
+                            patience=config.optim.patience)
+        opt = torch.optim.AdamW(sae.parameters(), lr=optim.lr, weight_decay=0.0)
+        st = TrainState(sae, opt, Progress(), optim, weights, device)
+        folder = out_dir / "shallow_ae"
+
+        def on_best(core: SpectralAutoencoder, metrics: dict) -> None:
+            info = _run_info(config, train_notes, {"epoch": st.progress.epoch, "valid_lsd_db": round(metrics["lsd_db"], 4)})
+            save_synth_model(core, folder, name=f"{config.name}-shallow_ae", stft=stft, info=info)
+
+        fit(st, train_notes, valid_notes, max_epochs=optim.max_epochs, seed=config.seed, patience=optim.patience,
+            max_minutes=config.optim.max_minutes, on_best=on_best, log=log, progress_bar=progress_bar,
+            desc="shallow_ae")
+        summary["shallow_ae"] = {"best_valid_lsd_db": st.progress.best_valid, "epochs": st.progress.epoch}
+    return summary
+
+
+def _write_history(out_dir: Path, history: list[dict]) -> None:
+    import json
+
+    tmp = out_dir / "history.json.tmp"
+    tmp.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out_dir / "history.json")
+
+
+def _write_config(out_dir: Path, config: TrainConfig) -> None:
+    import yaml
+
+    from morphsynth.config import to_dict
+
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")

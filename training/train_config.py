@@ -1,0 +1,90 @@
+"""Typed dataclasses for a training config YAML (``configs/*.yaml``).
+
+Only the command line builds these (through ``morphsynth.config.load_config``);
+the network and the loop take the plain values. Example::
+
+    name: default
+    seed: 0
+    model: {latent_dim: 16, width: 12}
+    loss: {spec/mse: 1.0, spec/sc: 0.1}
+    optim: {lr: 0.001, batch_size: 16, max_epochs: 150, max_minutes: 40}
+    baselines: [pca, shallow_ae]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from morphsynth.training.model import CaeConfig
+
+LOSS_NAMES = ("spec/mse", "spec/l1", "spec/sc")
+BASELINE_NAMES = ("pca", "shallow_ae")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = 100
+    weight_decay: float = 0.0
+    batch_size: int = 16
+    max_epochs: int = 150
+    max_minutes: Optional[float] = None  # stop (and keep the best) after this much training time
+    grad_clip: float = 1.0
+    patience: int = 20  # early stopping: epochs without a better validation loss
+
+    def validate(self) -> None:
+        if self.lr <= 0:
+            raise ValueError(f"lr: must be > 0, got {self.lr}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"min_lr_ratio: must lie in [0, 1], got {self.min_lr_ratio}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs: must be >= 1, got {self.max_epochs}")
+        if self.patience < 1:
+            raise ValueError(f"patience: must be >= 1, got {self.patience}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes: must be > 0, got {self.max_minutes}")
+
+
+@dataclass
+class ShallowAeTrainConfig:
+    """The shallow AE baseline trains with the same loop, its own budget."""
+
+    max_epochs: int = 60
+    lr: float = 1e-3
+
+    def validate(self) -> None:
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs: must be >= 1, got {self.max_epochs}")
+
+
+@dataclass
+class TrainConfig:
+    name: str = "default"
+    seed: int = 0
+    model: CaeConfig = field(default_factory=CaeConfig)
+    loss: dict[str, float] = field(default_factory=lambda: {"spec/mse": 1.0})
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    baselines: list[str] = field(default_factory=lambda: ["pca", "shallow_ae"])
+    shallow_ae: ShallowAeTrainConfig = field(default_factory=ShallowAeTrainConfig)
+    max_train_notes: Optional[int] = None  # cap for quick runs; None takes the whole train split
+    checkpoint_every: int = 1  # epochs between resumable checkpoints
+
+    def validate(self) -> None:
+        for key, weight in self.loss.items():
+            if key not in LOSS_NAMES:
+                raise ValueError(f"loss.{key}: unknown loss (known: {', '.join(LOSS_NAMES)})")
+            if weight < 0:
+                raise ValueError(f"loss.{key}: weight must be >= 0, got {weight}")
+        if not any(w > 0 for w in self.loss.values()):
+            raise ValueError("loss: at least one loss needs a positive weight")
+        for name in self.baselines:
+            if name not in BASELINE_NAMES:
+                raise ValueError(f"baselines: unknown baseline '{name}' (known: {', '.join(BASELINE_NAMES)})")
+        if self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every: must be >= 1, got {self.checkpoint_every}")
+        if self.max_train_notes is not None and self.max_train_notes < 2:
+            raise ValueError(f"max_train_notes: must be >= 2, got {self.max_train_notes}")
