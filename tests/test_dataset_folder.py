@@ -150,3 +150,11 @@ def test_cli_imports_a_folder(tmp_path, notes44k, capsys):
     assert [e.velocity for e in nsynth.list_examples(tmp_path / "out")] == [90]
     assert main(["dataset", "folder", "--in", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")]) == 2
     assert "input folder not found" in capsys.readouterr().err
+
+
+def test_two_files_for_the_same_note_are_an_error_naming_both(tmp_path, notes44k):
+    src = tmp_path / "samples"
+    write(src / "flute_A4.wav", notes44k[(73, 69, 100)])
+    write(src / "flute_A4_v100.flac", notes44k[(73, 69, 100)], fmt="FLAC")
+    with pytest.raises(MorphsynthError, match="flute_A4.*same instrument, pitch and velocity as .*flute_A4"):
+        import_folder(src, tmp_path / "out")
