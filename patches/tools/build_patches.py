@@ -610,6 +610,56 @@ def max_m4l() -> str:
     return m.to_json()
 
 
+# -- Open Stage Control ------------------------------------------------------------------------
+
+
+def osc_session() -> str:
+    """An Open Stage Control session for a phone or tablet: XY pad, keys, envelope, knobs."""
+    import json
+
+    def widget(kind: str, wid: str, left, top, width, height, **props) -> dict:
+        return {"type": kind, "id": wid, "left": left, "top": top, "width": width, "height": height,
+                "label": props.pop("label", wid), **props}
+
+    adsr_send = "send('/adsr', get('attack'), get('decay'), get('sustain'), get('release'))"
+    widgets = [
+        widget("xy", "morph_xy", 0, 0, "60%", "55%", label="morph (sources at the corners)",
+               address="/morph/xy", rangeX={"min": 0, "max": 1}, rangeY={"min": 0, "max": 1},
+               value=[0.5, 0.5], default=[0.5, 0.5], decimals=3, typeTags="ff"),
+        widget("keyboard", "keys", 0, "75%", "100%", "25%", label=False, address="/note/on",
+               keys=37, start=48, on=100, off=0, typeTags="ii"),
+        widget("input", "sources", "60%", 0, "30%", 50, label="sources (space-separated)", bypass=True,
+               onValue="if (value) send('/morph/sources', ...String(value).trim().split(/\\s+/))"),
+        widget("button", "library_list", "90%", 0, "10%", 50, label="list", address="/library/list",
+               mode="tap", on=None, off=None),
+        widget("text", "library", "60%", 55, "40%", 40, label=False, address="/library/list.reply"),
+    ]
+    for k, (name, lo, hi, init) in enumerate([("attack", 0, 5, 0.005), ("decay", 0, 5, 0.1),
+                                              ("sustain", 0, 1, 0.8), ("release", 0, 10, 0.3)]):
+        widgets.append(widget("fader", name, f"{60 + 10 * k}%", 100, "10%", "30%", label=name, bypass=True,
+                              range={"min": lo, "max": hi}, value=init, default=init, onValue=adsr_send))
+    for k in range(4):
+        widgets.append(widget("knob", f"knob{k}", f"{60 + 10 * k}%", "42%", "10%", "13%", label=f"knob {k}",
+                              address="/knob", preArgs=[k], typeTags="if", range={"min": -4, "max": 4},
+                              value=0, default=0))
+    widgets += [
+        widget("fader", "gain", 0, "55%", "60%", 50, label="gain dB", horizontal=True, address="/gain",
+               range={"min": -60, "max": 12}, value=-6, default=-6),
+        widget("button", "panic", 0, "63%", "15%", 50, address="/panic", mode="tap", on=None, off=None),
+        widget("button", "status", "15%", "63%", "15%", 50, address="/status", mode="tap", on=None, off=None),
+        widget("button", "replies", "30%", "63%", "15%", 50, label=f"replies to {REPLY_PORT}",
+               address="/reply/port", mode="tap", on=REPLY_PORT, off=None, typeTags="i"),
+        widget("button", "render", "45%", "63%", "15%", 50, label="render osc.wav", bypass=True, mode="tap",
+               onValue="send('/render', 'osc.wav', 60, 100, 2)"),
+        widget("text", "status_reply", "60%", "55%", "40%", 30, label=False, address="/status.reply"),
+        widget("text", "done", "60%", "60%", "40%", 30, label=False, address="/done"),
+        widget("text", "fail", "60%", "65%", "40%", 30, label=False, address="/fail"),
+    ]
+    session = {"createdWith": "Open Stage Control", "version": "1.26.2", "type": "session",
+               "content": {"type": "root", "id": "root", "widgets": widgets, "tabs": []}}
+    return json.dumps(session, indent=2) + "\n"
+
+
 def build_all() -> dict[str, str]:
     """Relative path under patches/ -> file text, for every generated patch."""
     out = {
@@ -620,6 +670,7 @@ def build_all() -> dict[str, str]:
         out[f"pd/morphsynth-{stem}-help.pd"] = pd_help(group)
     out["max/morphsynth.maxpat"] = max_main()
     out["max/morphsynth-m4l.maxpat"] = max_m4l()
+    out["open-stage-control/morphsynth.json"] = osc_session()
     return out
 
 
