@@ -51,6 +51,10 @@ def run(args) -> int:
     from morphsynth.server.server_config import load_serve_config
 
     cfg = apply_args(load_serve_config(args.config), args)
+    if cfg.audio.device != "null":
+        from morphsynth.server.audio_io import find_output_device
+
+        find_output_device(cfg.audio.device)  # fail fast, before loading the model
     renderer = build_renderer(cfg)
     # The default virtual MIDI port is a convenience: without one, serve OSC anyway.
     server = SynthServer(cfg, renderer, midi_required=args.midi is not None and cfg.midi.port != "virtual")

@@ -42,7 +42,7 @@ def build_renderer(cfg: ServeConfig):
     model = load_synth_model(model_dir)
     library = Library.load(library_path, model)
     return Renderer(model, library, out_rate=cfg.audio.sample_rate, phase=cfg.renderer.phase,
-                    cache_mb=cfg.renderer.cache_mb)
+                    cache_mb=cfg.renderer.cache_mb, prerender_all=cfg.renderer.prerender_all)
 
 
 class SynthServer:

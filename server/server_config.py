@@ -113,6 +113,7 @@ class PathSettings:
 class RendererSettings:
     phase: Literal["fast", "quality"] = "fast"
     cache_mb: float = 256.0
+    prerender_all: bool = True        # after a morph change, pre-render every key, not only recent ones
 
 
 @dataclass

@@ -1,0 +1,225 @@
+"""The server over real sockets: python-osc (UDP, TCP SLIP), liblo's oscsend/oscdump
+(UDP, TCP length-prefixed), and `morphsynth serve` as a subprocess stopped by SIGTERM."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+from pythonosc.tcp_client import SimpleTCPClient
+from pythonosc.udp_client import SimpleUDPClient
+
+from morphsynth.server.app import SynthServer
+from morphsynth.server.server_config import ServeConfig
+from test_audio_support import SR, neural_parts, neural_renderer
+
+needs_liblo = pytest.mark.skipif(shutil.which("oscsend") is None, reason="liblo-tools is not installed")
+
+
+@pytest.fixture(scope="module")
+def parts(tiny_dataset, tmp_path_factory):
+    return neural_parts(tmp_path_factory.mktemp("serve_net_model"), tiny_dataset)
+
+
+@pytest.fixture(scope="module")
+def served(parts, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("served")
+    cfg = ServeConfig()
+    cfg.midi.port = "none"
+    cfg.audio.device = "null"
+    cfg.osc.port = 0
+    cfg.osc.tcp_port = free_port(socket.SOCK_STREAM)
+    cfg.paths.output_dir = str(tmp / "out")
+    server = SynthServer(cfg, neural_renderer(*parts)).start()
+    server.tmp = tmp
+    yield server
+    server.stop()
+
+
+def udp_client(server):
+    return SimpleUDPClient("127.0.0.1", server.osc.udp_port)
+
+
+def reply(client, timeout=10.0):
+    return next(client.get_messages(timeout))
+
+
+def wait_until(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_udp_note_on_sounds_a_voice_and_status_replies_to_the_sender(served):
+    c = udp_client(served)
+    c.send_message("/note/on", [60, 100])
+    assert wait_until(lambda: served.engine.active_voices() == 1)
+    c.send_message("/status", [])
+    msg = reply(c)
+    assert msg.address == "/status.reply" and msg.params[0] == 1 and msg.params[8] == "null"
+    c.send_message("/note/off", [60])
+    assert wait_until(lambda: served.engine.active_voices() == 0)
+
+
+def test_udp_bad_message_gets_one_fail_and_the_next_one_is_served(served):
+    c = udp_client(served)
+    c.send_message("/note/on", [60.5, 100])
+    msg = reply(c)
+    assert (msg.address, msg.params[0]) == ("/fail", "/note/on") and "60.5" in msg.params[1]
+    c.send_message("/sync", [11])
+    msg = reply(c)
+    assert (msg.address, msg.params) == ("/synced", [11])
+
+
+def test_reply_port_sends_replies_where_the_client_listens(served):
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener = SimpleUDPClient("127.0.0.1", 9)  # only its socket is used, to receive
+    listener._sock.bind(("127.0.0.1", 0))
+    port = listener._sock.getsockname()[1]
+    from morphsynth.server.osc import build_message
+
+    sender.sendto(build_message("/reply/port", port), ("127.0.0.1", served.osc.udp_port))
+    assert reply(listener).params == ["/reply/port"]
+    sender.sendto(build_message("/library/list"), ("127.0.0.1", served.osc.udp_port))
+    assert reply(listener).address == "/library/list.reply"
+    sender.close()
+
+
+def test_tcp_slip_framing_from_python_osc_gets_replies_on_the_connection(served):
+    c = SimpleTCPClient("127.0.0.1", served.osc.tcp_port, mode="1.1")
+    c.send_message("/library/list", [])
+    msg = next(c.get_messages(10))
+    assert msg.address == "/library/list.reply" and len(msg.params) == 10
+    c.send_message("/gain", [99.0])
+    msg = next(c.get_messages(10))
+    assert msg.address == "/fail" and msg.params[0] == "/gain"
+    c.close()
+
+
+def test_tcp_length_prefixed_framing_gets_replies_on_the_connection(served):
+    c = SimpleTCPClient("127.0.0.1", served.osc.tcp_port, mode="1.0")
+    c.send_message("/sync", [5])
+    msg = next(c.get_messages(10))
+    assert (msg.address, msg.params) == ("/synced", [5])
+    c.close()
+
+
+@needs_liblo
+def test_oscsend_over_udp_and_tcp_plays_notes_and_renders(served):
+    port = served.osc.udp_port
+    subprocess.run(["oscsend", "localhost", str(port), "/note/on", "ff", "62", "100"], check=True, timeout=10)
+    assert wait_until(lambda: served.engine.active_voices() == 1)
+    subprocess.run(["oscsend", f"osc.tcp://localhost:{served.osc.tcp_port}", "/note/off", "i", "62"],
+                   check=True, timeout=10)
+    assert wait_until(lambda: served.engine.active_voices() == 0)
+    subprocess.run(["oscsend", f"osc.tcp://localhost:{served.osc.tcp_port}", "/render", "siif",
+                    "liblo.wav", "64", "90", "0.25"], check=True, timeout=10)
+    path = served.tmp / "out" / "liblo.wav"
+    assert wait_until(path.exists)
+    audio, rate = sf.read(path)
+    assert rate == SR and audio.shape == (SR // 4,)
+
+
+@needs_liblo
+def test_oscdump_receives_replies_at_a_notify_port(served):
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        c = udp_client(served)
+        c.send_message("/notify", [1, port])
+        assert reply(c).params == ["/notify"]          # the answer itself goes to the sender
+        c.send_message("/note/on", [70, 100])          # a cache miss: /note/ready is notified
+        c.send_message("/note/off", [70])
+        c.send_message("/note/on", [71, 100])
+        c.send_message("/reply/port", [port])
+        c.send_message("/status", [])
+        assert wait_until(lambda: served.engine.active_voices() == 1)
+        c.send_message("/note/off", [71])
+        time.sleep(0.5)
+    finally:
+        dump.terminate()
+        out, _ = dump.communicate(timeout=5)
+        udp_client(served).send_message("/notify", [0])
+    assert "/note/ready ii 71 100" in out      # 70 was released before it was ready
+    assert "/note/ready ii 70" not in out
+    assert '/done s "/reply/port"' in out and "/status.reply iiiiiiissf" in out
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_subprocess_plays_records_and_exits_cleanly_on_sigterm(parts, tmp_path):
+    model_dir, library = parts
+    port = free_port()
+    config = tmp_path / "serve.yaml"
+    config.write_text(yaml.safe_dump({"renderer": {"prerender_all": False},
+                                      "paths": {"output_dir": str(tmp_path / "out")}}))
+    record = tmp_path / "take.wav"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "morphsynth", "serve", "--config", str(config), "--audio", "null",
+         "--record", str(record), "--midi", "none", "--port", str(port), "--tcp-port", "0",
+         "--model", str(model_dir), "--library", str(library)],
+        stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        c = SimpleUDPClient("127.0.0.1", port)
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            c.send_message("/status", [])
+            try:
+                if reply(c, 0.5).address == "/status.reply":
+                    break
+            except (StopIteration, TimeoutError, OSError):
+                pass
+            assert time.monotonic() < deadline, "server did not answer /status"
+        c.send_message("/note/on", [60, 100])
+        c.send_message("/sync", [1])
+        while (msg := reply(c)).address != "/synced":   # skip answers to the readiness probes
+            assert msg.address == "/status.reply"
+        assert msg.params == [1]
+        time.sleep(1.0)
+        c.send_message("/note/off", [60])
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30)
+    err = proc.stderr.read()
+    assert rc == 0, err
+    assert "morphsynth: serving" in err and f"UDP {port}" in err
+    audio, rate = sf.read(record)
+    assert rate == SR and len(audio) > SR
+    assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) > 0.0, err
+
+
+def test_serve_without_an_audio_device_says_how_to_continue_in_one_line(parts, tmp_path):
+    model_dir, library = parts
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
+    env["JACK_NO_START_SERVER"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-m", "morphsynth", "serve", "--audio", "no-such-card", "--midi", "none",
+         "--port", str(free_port()), "--tcp-port", "0", "--model", str(model_dir), "--library", str(library)],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("morphsynth: error: audio:") and "--audio null" in lines[0]
+    assert "Traceback" not in proc.stderr
