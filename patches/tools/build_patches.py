@@ -28,21 +28,23 @@ REPLY_PORT = 57131
 def pd_client() -> str:
     """morphsynth-client.pd: one UDP socket to the server; replies come out parsed.
 
-    Creation arguments: host port. Inlet: OSC packets from [oscformat], or
-    ``port P`` / ``connect HOST PORT`` / ``disconnect``. Outlet: each reply as
-    ``done render path``-style messages (the address split at its slashes).
-    A global ``morphsynth-port P`` message retargets every open client.
+    Creation argument: the server's UDP port on this machine (default 57130). Inlet:
+    OSC packets from [oscformat], or ``port P`` / ``connect HOST PORT`` / ``disconnect``.
+    Outlet: each reply as a message (the address split at its slashes: ``done /render
+    note.wav``). A global ``morphsynth-port P`` message retargets every open client.
     """
     c = PdCanvas(620, 420)
     c.comment(10, 5, "morphsynth-client: [netsend -u -b] to the server and [oscparse] on its replies")
     inlet = c.obj(20, 40, "inlet")
     route = c.obj(20, 75, "route connect disconnect port")
     lb = c.obj(300, 40, "loadbang")
-    defaults = c.obj(300, 75, "list append $1 $2")
+    port_arg = c.obj(300, 70, "f $1")
+    no_arg = c.obj(300, 100, "sel 0")
+    default = c.msg(300, 130, str(DEFAULT_PORT))
     r_port = c.obj(430, 40, "r morphsynth-port")
-    t_port = c.obj(250, 140, "t f b")
-    with_host = c.obj(250, 175, "list prepend $1")
-    disconnect = c.msg(330, 175, "disconnect")
+    t_port = c.obj(250, 160, "t f b")
+    with_host = c.obj(250, 185, "list prepend 127.0.0.1")
+    disconnect = c.msg(420, 185, "disconnect")
     prep = c.obj(20, 215, "list prepend connect")
     trim = c.obj(20, 245, "list trim")
     net = c.obj(20, 300, "netsend -u -b")
@@ -56,7 +58,8 @@ def pd_client() -> str:
     c.connect(route, 1, disconnect)
     c.connect(route, 2, t_port)
     c.connect(route, 3, net)           # OSC packets (lists of bytes) go straight out
-    c.chain(lb, defaults, prep)
+    c.chain(lb, port_arg, no_arg, default, t_port)
+    c.connect(no_arg, 1, t_port)
     c.connect(r_port, 0, t_port)
     c.connect(t_port, 0, with_host)
     c.connect(t_port, 1, disconnect)
@@ -107,7 +110,7 @@ def pd_main() -> str:
                      "Open with the server running: morphsynth serve")
     c.comment(20, 28, "Every control also listens on a receive name (in brackets) so other "
                       "patches or pd -send can drive it. See morphsynth-*-help.pd per address group.")
-    client = c.obj(980, 60, f"morphsynth-client 127.0.0.1 {DEFAULT_PORT}")
+    client = c.obj(980, 60, f"morphsynth-client {DEFAULT_PORT}")
     c.comment(980, 35, "server (change: morphsynth-port P)")
     lb = c.obj(980, 8, "loadbang")
 
@@ -395,7 +398,7 @@ def pd_help(group: str) -> str:
     c.comment(20, 10, f"morphsynth {group.lower()}: OSC messages to morphsynth serve (UDP {DEFAULT_PORT})")
     c.comment(20, 30, "Click a message box; replies show on the right and in the Pd window. "
                       "Generated from the server's address table.")
-    client = c.obj(720, 60, f"morphsynth-client 127.0.0.1 {DEFAULT_PORT}")
+    client = c.obj(720, 60, f"morphsynth-client {DEFAULT_PORT}")
     lb = c.obj(560, 10, "loadbang")
     _replies(c, client, 720, 100)
     y = 70

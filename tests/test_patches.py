@@ -1,0 +1,339 @@
+"""The client patches in patches/: checked against the server's address table, their
+graphs read as intended, and Pure Data and SuperCollider run headless against a real
+server (in this process, on a free UDP port, audio on the null clock, recorded)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import patch_graph as g
+
+ROOT = Path(__file__).resolve().parents[1]
+PATCHES = ROOT / "patches"
+PD_FILES = sorted((PATCHES / "pd").glob("*.pd"))
+MAX_FILES = sorted((PATCHES / "max").glob("*.maxpat"))
+SC_FILES = sorted((PATCHES / "supercollider").rglob("*.sc")) + sorted((PATCHES / "supercollider").rglob("*.scd"))
+OSC_FILES = sorted((PATCHES / "open-stage-control").glob("*.json"))
+
+
+# ---------------------------------------------------------------- every address against the table
+
+
+def all_sends() -> list[g.Use]:
+    uses = []
+    for f in PD_FILES:
+        uses += g.pd_sends(f)
+    for f in MAX_FILES:
+        uses += g.max_sends(f)
+    for f in SC_FILES:
+        uses += g.scd_sends(f)
+    for f in OSC_FILES:
+        uses += g.osc_session_sends(f)
+    return uses
+
+
+def all_listens() -> list[g.Use]:
+    uses = []
+    for f in PD_FILES:
+        uses += g.pd_listens(f)
+    for f in MAX_FILES:
+        uses += g.max_listens(f)
+    for f in SC_FILES:
+        uses += g.scd_listens(f)
+    for f in OSC_FILES:
+        uses += g.osc_session_listens(f)
+    return uses
+
+
+def test_every_patch_sends_only_table_addresses_with_accepted_argument_counts():
+    uses = all_sends()
+    problems = [p for p in map(g.check_send, uses) if p]
+    assert not problems, "\n".join(problems)
+    # Each kind of patch is actually read (an empty parse would pass vacuously).
+    for files in (PD_FILES, MAX_FILES, SC_FILES, OSC_FILES):
+        assert files and any(u.file in {str(f) for f in files} for u in uses)
+
+
+def test_every_reply_the_patches_wait_for_is_one_the_server_sends():
+    uses = all_listens()
+    problems = [p for p in map(g.check_listen, uses) if p]
+    assert not problems, "\n".join(problems)
+    heard = {u.address for u in uses}
+    assert {"/done", "/fail", "/status.reply"} <= heard
+
+
+def test_patches_cover_the_core_addresses_in_every_environment():
+    core = {"/note/on", "/morph/xy", "/adsr", "/knob", "/gain", "/status"}
+    for files, reader in ((PD_FILES, g.pd_sends), (SC_FILES, g.scd_sends), (OSC_FILES, g.osc_session_sends)):
+        sent = {u.address for f in files for u in reader(f)}
+        assert core <= sent, f"{files[0].parent.name}: missing {sorted(core - sent)}"
+    sent = {u.address for u in g.max_sends(PATCHES / "max" / "morphsynth.maxpat")}
+    assert core <= sent and "/reply/port" in sent
+
+
+def test_checker_rejects_a_renamed_address_and_a_wrong_argument_count(tmp_path):
+    # The same reader on a patch with two mistakes: the check is able to fail.
+    bad = tmp_path / "bad.pd"
+    bad.write_text("#N canvas 0 0 400 300 12;\n#X msg 10 10 60 100;\n#X obj 10 40 oscformat note start;\n"
+                   "#X msg 10 70 1 2 3;\n#X obj 10 100 oscformat morph xy;\n#X connect 0 0 1 0;\n"
+                   "#X connect 2 0 3 0;\n")
+    problems = [g.check_send(u) for u in g.pd_sends(bad)]
+    assert "not in the server's address table" in problems[0]
+    assert "sends 3 argument(s), the table takes 2 to 2" in problems[1]
+    scd = tmp_path / "bad.scd"
+    scd.write_text('n.sendMsg("/note/on", 60); // n.sendMsg("/commented/out")\nOSCFunc({}, \'/donee\');\n')
+    assert "the table takes 2 to 3" in g.check_send(g.scd_sends(scd)[0])
+    assert len(g.scd_sends(scd)) == 1
+    assert "never sends" in g.check_listen(g.scd_listens(scd)[0])
+
+
+def test_generated_patches_match_their_generator():
+    result = subprocess.run([sys.executable, str(PATCHES / "tools" / "build_patches.py"), "--check"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- Max: format and wiring
+
+
+def _path(patch: g.MaxPatch, *steps) -> bool:
+    """True if boxes matching ``steps`` (maxclass or text prefix) are connected in this order."""
+    def match(box_id, step):
+        box = patch.boxes[box_id]
+        return box["maxclass"] == step or box.get("text", "").split(" ")[0] == step \
+            or box.get("text", "") == step
+
+    frontier = [b for b in patch.boxes if match(b, steps[0])]
+    for step in steps[1:]:
+        frontier = [d for b in frontier for d, _ in patch.targets(b, None) if match(d, step)]
+        if not frontier:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("name", ["morphsynth.maxpat", "morphsynth-m4l.maxpat"])
+def test_maxpat_is_a_max_patcher_whose_lines_attach_to_existing_inlets_and_outlets(name):
+    data = json.loads((PATCHES / "max" / name).read_text())
+    patcher = data["patcher"]
+    assert patcher["fileversion"] == 1 and patcher["appversion"]["major"] >= 8
+    patch = g.read_maxpat(PATCHES / "max" / name)  # raises on a dangling or out-of-range line
+    assert len(patch.lines) > 20
+    for box in patch.boxes.values():
+        assert len(box["patching_rect"]) == 4
+        if box["maxclass"] == "live.dial":
+            assert box["parameter_enable"] == 1 and box["id"] in patcher["parameters"]
+
+
+def test_max_patch_wires_keys_pad_and_dials_to_udpsend_and_replies_to_displays():
+    patch = g.read_maxpat(PATCHES / "max" / "morphsynth.maxpat")
+    assert _path(patch, "kslider", "pack", "prepend /note/on", "udpsend")
+    assert _path(patch, "pictslider", "/", "pack", "prepend /morph/xy", "udpsend")
+    assert _path(patch, "live.dial", "t", "pack", "prepend /adsr", "udpsend")
+    assert _path(patch, "live.dial", "message", "prepend /knob", "udpsend")
+    assert _path(patch, "loadbang", "message", "udpsend")
+    assert _path(patch, "udpreceive", "route", "prepend", "message")
+    assert _path(patch, "umenu", "t", "pack", "prepend /morph/sources", "udpsend")
+    # The reply port [udpreceive] listens on is the one registered with /reply/port.
+    port = patch.text(patch.by_text("udpreceive")[0]).split()[1]
+    assert any(b.get("text") == f"/reply/port {port}" for b in patch.boxes.values())
+    pad = patch.boxes[patch.by_class("pictslider")[0]]
+    assert (pad["leftvalue"], pad["rightvalue"], pad["bottomvalue"], pad["topvalue"]) == (0, 1000, 0, 1000)
+    # The pictslider's x reaches the left (hot) inlet of the pack, y the right one.
+    for outlet, inlet in ((0, 0), (1, 1)):
+        (div, _), = patch.targets(patch.by_class("pictslider")[0], outlet)
+        assert (patch.by_text("pack 0. 0.")[0], inlet) in patch.targets(div, 0)
+
+
+def test_max_for_live_device_sends_track_notes_and_eight_named_dials():
+    patch = g.read_maxpat(PATCHES / "max" / "morphsynth-m4l.maxpat")
+    assert _path(patch, "midiin", "midiparse", "prepend /note/on", "udpsend")
+    assert _path(patch, "midiin", "midiout")  # the MIDI effect passes notes on down the chain
+    assert _path(patch, "live.thisdevice", "message", "udpsend")
+    dials = [patch.boxes[b] for b in patch.by_class("live.dial")]
+    names = [d["saved_attribute_attributes"]["valueof"]["parameter_longname"] for d in dials]
+    assert len(names) == 8 == len(set(names)) and {"Morph X", "Morph Y", "Gain"} <= set(names)
+    assert all(d.get("presentation") == 1 for d in dials)
+    for text in ("prepend /morph/xy", "prepend /knob", "prepend /adsr", "prepend /gain"):
+        assert _path(patch, "live.dial", text, "udpsend") or _path(patch, "live.dial", "pack", text) \
+            or _path(patch, "live.dial", "t", "pack", text) or _path(patch, "live.dial", "message", text)
+
+
+def test_open_stage_control_session_is_a_session_with_an_xy_pad_on_morph_xy():
+    widgets = g.read_osc_session(OSC_FILES[0])
+    ids = [w["id"] for w in widgets]
+    assert len(ids) == len(set(ids))
+    pad = next(w for w in widgets if w["type"] == "xy")
+    assert pad["address"] == "/morph/xy" and pad["rangeX"] == {"min": 0, "max": 1}
+
+
+def test_pd_patches_load_in_pure_data_without_errors():
+    if shutil.which("pd") is None:
+        pytest.skip("Pure Data is not installed (bash scripts/setup.sh installs puredata-core)")
+    for f in PD_FILES:
+        proc = subprocess.run(["pd", "-nogui", "-noaudio", "-nomidi", "-stderr", "-path", str(f.parent),
+                               "-open", str(f), "-send", "pd quit"], capture_output=True, text=True,
+                              timeout=30)
+        bad = [ln for ln in proc.stderr.splitlines()
+               if "error" in ln.lower() or "couldn't create" in ln or "connection failed" in ln]
+        assert not bad, f"{f.name}: {bad}"
+
+
+# ---------------------------------------------------------------- against the running server
+
+
+@pytest.fixture(scope="module")
+def parts(tiny_dataset, tmp_path_factory):
+    from test_audio_support import neural_parts
+
+    return neural_parts(tmp_path_factory.mktemp("patches_model"), tiny_dataset)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(parts, tmp_path):
+    """`morphsynth serve --audio null --midi none` in this process, recording what it plays."""
+    from morphsynth.server.app import SynthServer
+    from morphsynth.server.server_config import ServeConfig
+    from test_audio_support import neural_renderer
+
+    cfg = ServeConfig()
+    cfg.midi.port = "none"
+    cfg.audio.device = "null"
+    cfg.audio.record = str(tmp_path / "played.wav")
+    cfg.osc.port = free_udp_port()
+    cfg.osc.tcp_port = 0
+    cfg.paths.output_dir = str(tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    server = SynthServer(cfg, neural_renderer(*parts)).start()
+    server.out_dir = tmp_path / "out"
+    server.recording = tmp_path / "played.wav"
+    yield server
+    server.stop()
+
+
+def rms(path: Path) -> float:
+    audio, _ = sf.read(str(path), dtype="float32")
+    return float(np.sqrt(np.mean(np.square(audio)))) if audio.size else 0.0
+
+
+def pd_driver(port: int, names: list[str], path: Path) -> None:
+    """A patch that plays morphsynth.pd through its receive names, step by step on replies."""
+    sys.path.insert(0, str(PATCHES / "tools"))
+    from patch_writers import PdCanvas
+
+    c = PdCanvas()
+    c.obj(10, 10, "morphsynth")  # the patch under test, as an abstraction
+    lb = c.obj(10, 40, "loadbang")
+    wait = c.obj(10, 70, "delay 300")
+    srcs = " ".join(f"; ms-src{i + 1} symbol {n}" for i, n in enumerate(names[:4]))
+    start = c.msg(10, 100, f"; morphsynth-port {port}; ms-library-list bang")
+    c.chain(lb, wait, start)
+    # 1. the library's names arrived: morph, envelope, then hold a note until a voice sounds.
+    lib = c.obj(10, 140, "r morphsynth-library")
+    play = c.msg(10, 170, f"{srcs}; ms-sources-send bang; ms-xy 0.3 0.7; ms-adsr 0.01 0.1 0.8 0.2; "
+                          "ms-gain -6; ms-knob0 0.5; ms-pitch 60; ms-velocity 100; ms-on bang; ms-status bang")
+    c.chain(lib, play)
+    status = c.obj(10, 210, "r morphsynth-status")
+    first = c.obj(10, 240, "list split 1")
+    silent = c.obj(10, 270, "sel 0")
+    again = c.obj(10, 300, "delay 250")
+    ask = c.msg(10, 330, "; ms-status bang")
+    c.chain(status, first, silent, again, ask)
+    # 2. a voice sounds: release it and render a note to a file.
+    render = c.msg(200, 300, "; ms-off bang; ms-render-path symbol pd.wav; ms-render-pitch 64; "
+                             "ms-render-duration 1; ms-render bang")
+    c.connect(silent, 1, render)
+    # 3. /done /render: ask for an unknown source (a /fail), then sync and quit.
+    done = c.obj(200, 140, "r morphsynth-done")
+    which = c.obj(200, 170, "route /render")
+    bad = c.msg(200, 200, "; ms-src1 symbol no-such-source; ms-sources-send bang")
+    c.chain(done, which, bad)
+    fail = c.obj(400, 140, "r morphsynth-fail")
+    sync = c.msg(400, 170, "; ms-sync bang")
+    c.chain(fail, sync)
+    synced = c.obj(400, 210, "r morphsynth-synced")
+    later = c.obj(400, 240, "delay 200")
+    quit_ = c.msg(400, 270, "; pd quit")
+    c.chain(synced, later, quit_)
+    # Safety net: never outlive a broken server.
+    guard = c.obj(600, 40, "delay 60000")
+    c.connect(lb, 0, guard)
+    c.connect(guard, 0, quit_)
+    path.write_text(c.text())
+
+
+@pytest.mark.slow
+def test_pd_patch_plays_morphs_renders_and_shows_the_servers_replies(served, tmp_path):
+    if shutil.which("pd") is None:
+        pytest.skip("Pure Data is not installed (bash scripts/setup.sh installs puredata-core)")
+    names = list(served.renderer.library.names)
+    driver = tmp_path / "drive.pd"
+    pd_driver(served.osc.udp_port, names, driver)
+    proc = subprocess.run(["pd", "-nogui", "-noaudio", "-nomidi", "-stderr", "-path", str(PATCHES / "pd"),
+                           "-open", str(driver)], capture_output=True, text=True, timeout=90)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("morphsynth: ")]
+    text = "\n".join(lines)
+    assert f"morphsynth: library list.reply {' '.join(names)}" in lines, text
+    status = [ln.split()[2:] for ln in lines if ln.startswith("morphsynth: status.reply")]
+    assert status and int(float(status[-1][0])) >= 1, text  # a voice sounded
+    assert "morphsynth: done /render pd.wav" in lines, text
+    assert any(ln.startswith("morphsynth: fail /morph/sources") and "no-such-source" in ln for ln in lines), text
+    assert "morphsynth: synced 0" in lines, text
+    # The server took the patch's morph and envelope (Pd sends float32).
+    assert served.controls.x == pytest.approx(0.3, abs=1e-6) and served.controls.y == pytest.approx(0.7, abs=1e-6)
+    assert list(served.controls.sources) == names[:4]
+    assert rms(served.out_dir / "pd.wav") > 1e-4
+    served.stop()
+    assert rms(served.recording) > 1e-5  # the held note was played
+
+
+def sclang_env(port: int, out_dir: Path) -> dict:
+    return {**os.environ, "MORPHSYNTH_PORT": str(port), "MORPHSYNTH_OUTPUT_DIR": str(out_dir),
+            "MORPHSYNTH_EXIT": "1", "QT_QPA_PLATFORM": "offscreen", "QTWEBENGINE_DISABLE_SANDBOX": "1"}
+
+
+@pytest.mark.slow
+def test_supercollider_demo_plays_morphs_and_loads_the_render_into_a_buffer(served, tmp_path, request):
+    if shutil.which("sclang") is None:
+        pytest.skip("sclang is not installed (apt-get install --no-install-recommends supercollider-language)")
+    with_scsynth = shutil.which("scsynth") is not None and shutil.which("jackd") is not None
+    env = sclang_env(served.osc.udp_port, served.out_dir)
+    if with_scsynth:
+        env.update(request.getfixturevalue("jack_server").env())
+    conf = tmp_path / "sclang_conf.yaml"
+    conf.write_text(f"includePaths:\n    - {PATCHES / 'supercollider' / 'MorphSynth'}\nexcludePaths:\n    []\n")
+    proc = subprocess.run(["sclang", "-l", str(conf), "-D", str(PATCHES / "supercollider" / "morphsynth-demo.scd")],
+                          capture_output=True, text=True, timeout=90, env=env, stdin=subprocess.DEVNULL)
+    out = proc.stdout + proc.stderr
+    lines = [ln[len("morphsynth demo: "):] for ln in out.splitlines() if ln.startswith("morphsynth demo: ")]
+    text = "\n".join(lines)
+    names = list(served.renderer.library.names)
+    assert "ERROR" not in out, out[-3000:]
+    assert "library: " + " ".join(names) in lines, text
+    assert any(ln.startswith("voices while holding a note: ") and int(ln.split()[-1]) >= 1 for ln in lines), text
+    frames = sf.info(str(served.out_dir / "sc-demo.wav")).frames
+    loaded = [ln for ln in lines if ln.startswith("buffer: " if with_scsynth else "file: ")]
+    assert loaded and int(loaded[0].split()[1]) == frames, text
+    assert "pattern: 4 events" in lines, text
+    assert any(ln.startswith("synced ") for ln in lines), text
+    assert list(served.controls.sources) == names[:4]
+    # The pattern's last event moved the morph to x = 0.75 (Pseg 0 -> 1 over 0.8 s, every 0.2 s).
+    assert served.controls.x == pytest.approx(0.75, abs=1e-3) and served.controls.y == pytest.approx(0.5)
+    served.stop()
+    assert rms(served.recording) > 1e-5
