@@ -211,6 +211,10 @@ class Renderer:
         self.prerender_all = prerender_all
         self.hold_end = int(round(HOLD_S * self.out_rate))
         self._lock = threading.Lock()
+        # Held while latents are read and while a source is added, so a render never sees
+        # the library half-updated; the version keeps notes of a replaced source out of the cache keys.
+        self._library_lock = threading.Lock()
+        self._library_version = 0
         self._morph: Morph | None = None
         self._mkey: tuple = ()
         self._generation = 0
@@ -266,7 +270,8 @@ class Renderer:
         return generation == self._generation
 
     def _key(self, mkey: tuple, pitch: int, velocity: int) -> tuple:
-        return (self._base_key, mkey, int(pitch), self.library.nearest_velocity(int(velocity)))
+        return (self._base_key, self._library_version, mkey, int(pitch),
+                self.library.nearest_velocity(int(velocity)))
 
     # -------------------------------------------------------------- note-on path
     def lookup(self, pitch: int, velocity: int) -> RenderedNote | None:
@@ -322,8 +327,9 @@ class Renderer:
     def add_source(self, audio_path: str, name: str, pitch: int | None = None) -> None:
         """Encode a user's note file into the library as source ``name``."""
         audio = read_note(audio_path, self.model.stft.sample_rate)
-        with self._lock:
+        with self._library_lock:
             self.library.add_note(self.model, audio, name, pitch)
+            self._library_version += 1
 
     def stats(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "queue_length": len(self.queue),
@@ -341,7 +347,7 @@ class Renderer:
     # ---------------------------------------------------------------- batches
     def _render_keys(self, keys: list[tuple], generation: int) -> list[RenderedNote | None]:
         items = []
-        for _, mkey, pitch, velocity in keys:
+        for _, _, mkey, pitch, velocity in keys:
             morph = self._morphs.get(mkey)
             if morph is None:
                 return [None] * len(keys)
@@ -351,8 +357,9 @@ class Renderer:
     def latents(self, morph: Morph, pitch: int, velocity: int) -> torch.Tensor:
         """The morph's latents for a key: ``[1, latent_dim]`` static, ``[n_breakpoints, latent_dim]`` ramped."""
         lib = self.library
-        src = lib.latents_for(morph.sources, pitch, velocity)  # [n_sources, latent_dim]
-        offset = lib.knob_offset(morph.knobs)
+        with self._library_lock:
+            src = lib.latents_for(morph.sources, pitch, velocity)  # [n_sources, latent_dim]
+            offset = lib.knob_offset(morph.knobs)
         points = [w for _, w in morph.ramp] if morph.ramp else [morph.weights]
         return torch.stack([mix_latents(src, w, morph.interp, lib.pca_mean) + offset for w in points])
 

@@ -288,3 +288,19 @@ def test_render_cli_errors_are_one_line(model_dir, library_path, library, tmp_pa
     err = capsys.readouterr().err
     assert rc == 2, err
     assert message in err and err.count("\n") == 1 and err.startswith("morphsynth: error: ")
+
+
+def test_add_source_makes_a_users_note_playable_and_replacing_it_renders_anew(model, library_path, tmp_path):
+    from morphsynth.training.soundfont import FLUID_R3, render_note
+
+    lib = Library.load(library_path, model)
+    with Renderer(model, lib, cache_mb=64, prerender_all=False) as r:
+        wav = tmp_path / "organ.wav"
+        sf.write(wav, render_note(FLUID_R3, 19, 60, 100, sample_rate=22050), 22050)
+        r.add_source(str(wav), "myorgan")
+        assert "myorgan" in lib.names and lib.describe()[-1]["pitches"] == [60]
+        first = r.render_note(Morph(("myorgan",), (1.0,)), 60, 100)
+        sf.write(wav, render_note(FLUID_R3, 73, 60, 100, sample_rate=22050), 22050)
+        r.add_source(str(wav), "myorgan", pitch=60)
+        second = r.render_note(Morph(("myorgan",), (1.0,)), 60, 100)
+        assert second is not first and not np.array_equal(second.audio, first.audio)
