@@ -191,13 +191,14 @@ class Renderer:
 
     phase / n_iter: the phase method (``morphsynth.training.phase`` names) and its
     iterations (None: the method's default). cache_mb: memory bound of the note cache.
-    batch_size: notes per decode/phase batch in background pre-renders. prerender_all:
+    batch_size: notes per decode/phase batch in background pre-renders (default 8 on the
+    CPU, 88 on a GPU). prerender_all:
     after the recently played keys, also pre-render the other keys (at the most recent
     velocity) when the morph changes. max_queue: the most jobs that wait.
     """
 
     def __init__(self, model, library: Library, out_rate: int = 48000, phase: str = "fast",
-                 cache_mb: float = 256, n_iter: int | None = None, batch_size: int = 8,
+                 cache_mb: float = 256, n_iter: int | None = None, batch_size: int | None = None,
                  prerender_all: bool = True, max_queue: int = 256,
                  on_error: Callable[[BaseException], None] | None = None):
         check_model(library, model, "renderer")
@@ -222,6 +223,10 @@ class Renderer:
         self._recent: OrderedDict[tuple[int, int], None] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        if batch_size is None:
+            # Measured (benchmarks/bench_render.py): 8 is the fastest per note on 2 CPU cores;
+            # a GPU renders all 88 keys fastest in one batch.
+            batch_size = 8 if torch.device(model.device).type == "cpu" else 88
         self.cache = RenderCache(int(cache_mb * 1024 * 1024))
         self.queue = RenderQueue(self.cache, self._render_keys, self._is_current, batch_size=batch_size,
                                  max_length=max_queue, on_error=on_error)
