@@ -10,6 +10,9 @@ each, as a real build pays them; each row is the fastest of ``--repeat`` builds,
 the 2-core machines are shared and a busy neighbour slows single runs. A warm-up build first loads the SoundFont into this
 process so the 1-worker row is not charged for the first disk read alone.
 
+A last row times FluidSynth alone (no silence check, no WAV writes), the ceiling for
+one worker.
+
 Read: items per second of :class:`NSynthDataset` over the built notes, first epoch
 (decode WAV + STFT + cache write) against the second (cache read).
 """
@@ -52,7 +55,7 @@ def main() -> int:
                                                                   "velocities": [100]})
         print(f"SoundFont {Path(args.sf2).name}: {len(opts['programs'])} programs, pitches {args.pitches} "
               f"step {args.pitch_step}, velocities {args.velocities}")
-        print(f"{'workers':>7} {'notes':>6} {'seconds':>8} {'notes/s':>8} {'vs 1 worker':>11}")
+        print(f"{'workers':>11} {'notes':>6} {'seconds':>8} {'notes/s':>8} {'vs 1 worker':>11}")
         base = None
         last = None
         for row, workers in enumerate(args.workers):
@@ -66,8 +69,21 @@ def main() -> int:
             n = report.rendered + len(report.skipped)
             rate = n / dt
             base = base or rate
-            print(f"{workers:>7} {n:>6} {dt:>8.2f} {rate:>8.1f} {rate / base:>10.2f}x")
+            print(f"{workers:>11} {n:>6} {dt:>8.2f} {rate:>8.1f} {rate / base:>10.2f}x")
             last = out
+        # The ceiling: FluidSynth alone in this process, no silence check, no file writes.
+        from morphsynth.training.soundfont import SoundFontSynth
+
+        with SoundFontSynth(args.sf2) as synth:
+            lo, hi = opts["pitches"]
+            plan = [(p, k, v) for p in opts["programs"] for k in range(lo, hi + 1, args.pitch_step)
+                    for v in opts["velocities"]]
+            t0 = time.perf_counter()
+            for program, pitch, velocity in plan:
+                synth.render(program, pitch, velocity)
+            dt = time.perf_counter() - t0
+        rate = len(plan) / dt
+        print(f"{'render only':>11} {len(plan):>6} {dt:>8.2f} {rate:>8.1f} {rate / base:>10.2f}x")
 
         print()
         print(f"{'reader epoch':>12} {'items':>6} {'seconds':>8} {'items/s':>8} {'vs 1st':>7}")
