@@ -170,6 +170,9 @@ class Library:
         """Latent offset ``[latent_dim]`` of knob values given in standard deviations."""
         knobs = tuple(knobs)
         k = int(self.pca_axes.shape[0])
+        # Controllers send a fixed number of knobs; zeros beyond the library's axes are harmless.
+        while len(knobs) > k and knobs[-1] == 0:
+            knobs = knobs[:-1]
         if len(knobs) > k:
             raise MorphsynthError(f"morph: {len(knobs)} knobs given, the library has {k} ({', '.join(self.knob_names)})")
         if not knobs:
