@@ -34,7 +34,9 @@ def add_parser(sub) -> None:
         "soundfont", help="render notes from General MIDI SoundFonts with FluidSynth",
         description="Render notes (3 s hold, 1 s release) from General MIDI SoundFonts. An instrument is "
                     "one (SoundFont, program); its family comes from the GM program group; splits are "
-                    "instrument-disjoint and seeded. Re-running resumes; finished notes are kept.",
+                    "instrument-disjoint and seeded. Notes keep FluidSynth's level (gain 0.5, never "
+                    "normalised) so velocity stays meaningful; near-silent renders are skipped. "
+                    "Re-running resumes; finished notes are kept.",
         epilog="examples:\n" + EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sf.add_argument("--sf2", action="append", default=[], metavar="FILE",
                     help="SoundFont (.sf2/.sf3); repeat for several")

@@ -71,6 +71,7 @@ class SoundFontSynth:
         if not path.is_file():
             raise MorphsynthError(f"{path}: SoundFont not found")
         self.path = path
+        self._check_header(path)
         self.sample_rate = int(sample_rate)
         # Reverb and chorus must be off before the synth is created: later changes are ignored.
         self._synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=gain,
@@ -80,6 +81,17 @@ class SoundFontSynth:
         if self._sfid == -1:
             self.close()
             raise MorphsynthError(f"{path}: not a readable SoundFont")
+
+    @staticmethod
+    def _check_header(path: Path) -> None:
+        """Refuse a file that is no SoundFont before FluidSynth logs its own multi-line complaints."""
+        try:
+            with open(path, "rb") as f:
+                head = f.read(12)
+        except OSError as exc:
+            raise MorphsynthError(f"{path}: cannot read SoundFont ({exc.strerror or exc})") from None
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] not in (b"sfbk", b"DLS "):
+            raise MorphsynthError(f"{path}: not a SoundFont (no RIFF sfbk header)")
 
     def has_preset(self, program: int, bank: int = 0) -> bool:
         return self._synth.sfpreset_name(self._sfid, bank, program) is not None
