@@ -43,8 +43,8 @@ HANN_GAMMA = 0.25645
 
 # name → (method, n_iter). Chosen from the table in the module docstring.
 MODES = {
-    "fast": ("pghi", 0),
-    "quality": ("pghi", 16),
+    "fast": ("pghi", 2),
+    "quality": ("pghi", 32),
 }
 
 METHODS = ("griffinlim", "pghi", "pghi_heap")
