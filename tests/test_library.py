@@ -138,8 +138,9 @@ def test_knob_offset_moves_along_the_axis_in_standard_deviations(built):
     lib = Library.load(built)
     off = lib.knob_offset((0.0, 2.0))
     assert torch.allclose(off, 2.0 * lib.pca_std[1] * lib.pca_axes[1], atol=1e-6)
+    assert torch.equal(lib.knob_offset((0.0,) * 99), torch.zeros(lib.latent_dim))
     with pytest.raises(MorphsynthError, match="knobs given"):
-        lib.knob_offset((0.0,) * 99)
+        lib.knob_offset((0.0,) * 98 + (1.0,))
 
 
 def test_fit_note_trims_leading_silence_and_pads():
