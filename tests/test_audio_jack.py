@@ -1,0 +1,122 @@
+"""The server playing through a real audio graph: the JACK dummy server, sounddevice
+output, and a JACK capture client. OSC note-on -> audio at the right pitch; note-off ->
+silence after the release; the real renderer's notes sound; recording is valid."""
+
+import socket
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from pythonosc.udp_client import SimpleUDPClient
+
+from audio_graph import Capture
+from morphsynth.server.app import SynthServer
+from morphsynth.server.server_config import ServeConfig
+from test_audio_support import SR, SoundFontNotes, autocorr_hz, midi_to_hz, neural_parts, neural_renderer
+
+pytestmark = pytest.mark.jack
+
+
+@pytest.fixture(scope="module")
+def sd_on_jack(jack_server):
+    import sounddevice as sd
+
+    # PortAudio lists devices at initialisation: re-read now that jackd runs.
+    sd._terminate()
+    sd._initialize()
+    yield jack_server
+    # Before jackd stops, or PortAudio aborts the interpreter at exit.
+    sd._terminate()
+
+
+def jack_config(tmp_path, release=0.2):
+    cfg = ServeConfig()
+    cfg.audio.device = "system"
+    cfg.audio.block_size = 256
+    cfg.audio.record = str(tmp_path / "played.wav")
+    cfg.midi.port = "none"
+    cfg.osc.port = 0
+    cfg.osc.tcp_port = 0
+    cfg.envelope.release = release
+    cfg.audio.gain_db = 0.0
+    return cfg
+
+
+def start_with_capture(server, jack):
+    server.start()
+    capture = Capture(jack, name="serve-capture").start()
+    # PortAudio registers its port only once the stream runs.
+    deadline = time.monotonic() + 5
+    while True:
+        # PortAudio keeps one JACK client and numbers each stream's ports on: out_0, then out_2...
+        ports = [p.name for p in capture.client.get_ports(is_output=True, is_audio=True)
+                 if p.name.startswith("PortAudio:out_")]
+        if ports:
+            capture.connect_from(min(ports, key=lambda n: int(n.rsplit("_", 1)[1])))
+            return capture
+        assert time.monotonic() < deadline, [p.name for p in capture.client.get_ports()]
+        time.sleep(0.05)
+
+
+def rms(x):
+    return float(np.sqrt(np.mean(np.square(x)))) if len(x) else 0.0
+
+
+def test_osc_note_on_is_captured_at_its_pitch_and_note_off_falls_silent(sd_on_jack, tmp_path):
+    notes = SoundFontNotes(program=19)          # organ: steady, so pitch is easy to read
+    notes.note(57, 100)                         # cached: a hit
+    server = SynthServer(jack_config(tmp_path), notes)
+    capture = start_with_capture(server, sd_on_jack)
+    try:
+        client = SimpleUDPClient("127.0.0.1", server.osc.udp_port)
+        time.sleep(0.2)
+        capture.clear()
+        client.send_message("/note/on", [57, 100])
+        time.sleep(0.8)
+        held = capture.audio()
+        client.send_message("/note/off", [57])
+        time.sleep(0.6)                          # release 0.2 s, plus the graph's latency
+        capture.clear()
+        time.sleep(0.3)
+        after = capture.audio()
+        rate = capture.samplerate
+    finally:
+        capture.close()
+        server.stop()
+    assert rate == SR
+    onset = int(np.argmax(np.abs(held) > 1e-3))
+    sounding = held[onset + SR // 10: onset + SR // 2]
+    assert rms(sounding) > 0.01
+    assert abs(autocorr_hz(sounding) - midi_to_hz(57)) < 0.01 * midi_to_hz(57)
+    assert len(after) > SR // 5 and np.max(np.abs(after)) < 1e-4
+    assert notes.hits == 1 and notes.misses == 0
+    # The recording holds what was played, as a valid WAV.
+    played, rate = sf.read(tmp_path / "played.wav")
+    assert rate == SR and rms(played) > 0.005
+
+
+def test_a_miss_renders_and_then_sounds_through_the_real_renderer(sd_on_jack, tiny_dataset, tmp_path):
+    parts = neural_parts(tmp_path / "m", tiny_dataset)
+    server = SynthServer(jack_config(tmp_path, release=0.1), neural_renderer(*parts))
+    capture = start_with_capture(server, sd_on_jack)
+    try:
+        client = SimpleUDPClient("127.0.0.1", server.osc.udp_port)
+        time.sleep(0.2)
+        capture.clear()
+        client.send_message("/note/on", [60, 100])
+        time.sleep(1.0)
+        held = capture.audio()
+        client.send_message("/note/off", [60])
+        time.sleep(0.5)
+        capture.clear()
+        time.sleep(0.3)
+        after = capture.audio()
+        stats = server.renderer.stats()
+    finally:
+        capture.close()
+        server.stop()
+    assert stats["misses"] == 1
+    assert rms(held) > 1e-3
+    assert np.max(np.abs(held)) <= 1.0
+    assert np.max(np.abs(after)) < 1e-4
