@@ -184,3 +184,10 @@ def test_float16_cache_halves_the_files_and_serves_the_same_float32_items(datase
     assert torch.allclose(second[0], exact, rtol=1e-3, atol=1e-7)
     files = sorted((dataset_copy / "nsynth-valid" / ".features" / "mag-sr16000-fft1024-hop256-n64000-f16").iterdir())
     assert len(files) == 4 and files[0].stat().st_size < 0.6 * 513 * 251 * 4
+
+
+def test_missing_audio_file_is_an_error_naming_it(dataset_copy):
+    ds = NSynthDataset(dataset_copy, "valid")
+    ds.examples[1].audio_path.unlink()
+    with pytest.raises(MorphsynthError, match=ds.examples[1].note_str + ".wav: cannot read audio"):
+        ds[1]

@@ -259,10 +259,19 @@ class Example:
 
 def load_audio(path: str | Path, n_samples: int = N_SAMPLES, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """A note file as ``[n_samples]`` float32 mono (channels averaged), trimmed or zero-padded."""
+    return decode_audio(str(path), path, n_samples, sample_rate)
+
+
+def decode_audio(source: str | bytes, path: str | Path, n_samples: int = N_SAMPLES,
+                 sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """:func:`load_audio` from a file name or the file's bytes (``path`` names it in errors)."""
     import soundfile as sf
 
     try:
-        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        audio, sr = sf.read(io.BytesIO(source) if isinstance(source, bytes) else source,
+                            dtype="float32", always_2d=True)
+    except OSError as exc:
+        raise MorphsynthError(f"{path}: cannot read audio ({exc.strerror or exc})") from None
     except Exception as exc:
         raise MorphsynthError(f"{path}: cannot read audio ({exc})".replace("\n", " ")) from None
     if sr != sample_rate:
@@ -439,9 +448,17 @@ class NSynthDataset:
         if self.use_cache:
             mag = self._cached(ex)
             if mag is None:
-                audio = ex.load_audio(self.n_samples)
+                # Stat before reading and hash the very bytes decoded, so a file changing
+                # meanwhile can never leave features of one content under another's key.
+                try:
+                    size, mtime = _stat_key(ex.audio_path)
+                    data = ex.audio_path.read_bytes()
+                except OSError as exc:
+                    raise MorphsynthError(f"{ex.audio_path}: cannot read audio ({exc.strerror or exc})") from None
+                audio = decode_audio(data, ex.audio_path, self.n_samples, ex.sample_rate)
                 mag = self._compute(audio)
-                self._store(ex, mag)
+                digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+                self._store(ex, mag, {"size": size, "mtime_ns": mtime, "digest": digest})
         else:
             audio = ex.load_audio(self.n_samples)
             mag = self._compute(audio)
@@ -476,7 +493,7 @@ class NSynthDataset:
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
-                size, mtime = _stat_key(ex.audio_path)
+                size, mtime = _stat_key(ex.audio_path)  # a vanished WAV is a miss, reported on reading
                 valid = meta.get("size") == size and meta.get("mtime_ns") == mtime
                 if not valid and meta.get("size") == size:
                     valid = meta.get("digest") == file_digest(ex.audio_path)
@@ -490,13 +507,11 @@ class NSynthDataset:
         self.cache_misses += 1
         return None
 
-    def _store(self, ex: Example, mag) -> None:
+    def _store(self, ex: Example, mag, meta: dict[str, str]) -> None:
         from safetensors.torch import save
 
+        meta = {**meta, "feature": self.feature_key}
         try:
-            size, mtime = _stat_key(ex.audio_path)
-            meta = {"size": size, "mtime_ns": mtime, "digest": file_digest(ex.audio_path),
-                    "feature": self.feature_key}
             stored = mag.half() if self.cache_dtype == "float16" else mag
             atomic_write_bytes(self.cache_path(ex), save({"mag": stored.contiguous()}, metadata=meta))
         except OSError:
