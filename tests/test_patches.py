@@ -337,3 +337,14 @@ def test_supercollider_demo_plays_morphs_and_loads_the_render_into_a_buffer(serv
     assert served.controls.x == pytest.approx(0.75, abs=1e-3) and served.controls.y == pytest.approx(0.5)
     served.stop()
     assert rms(served.recording) > 1e-5
+
+
+def test_ableton_cc_table_in_the_docs_matches_the_servers_default_cc_map():
+    import re
+
+    import yaml
+
+    defaults = yaml.safe_load((ROOT / "server" / "defaults.yaml").read_text())["midi"]["cc_map"]
+    rows = re.findall(r"^\| CC (\d+) \| ([a-z ]+?\d*) \|", (ROOT / "docs" / "patches.md").read_text(), re.M)
+    documented = {int(cc): what.replace("morph ", "").replace(" ", "") for cc, what in rows}
+    assert documented == {int(k): v for k, v in defaults.items()}
