@@ -16,9 +16,10 @@ from morphsynth.training.spectral import StftSettings, magnitude
 
 @pytest.fixture
 def dataset_copy(tiny_dataset, tmp_path):
-    """A private copy of the tiny dataset that a test may change."""
+    """A private copy of the tiny dataset that a test may change, without the feature cache
+    that other tests may have left in the shared one."""
     root = tmp_path / "data"
-    shutil.copytree(tiny_dataset, root)
+    shutil.copytree(tiny_dataset, root, ignore=shutil.ignore_patterns(".features"))
     return root
 
 
