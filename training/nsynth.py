@@ -10,7 +10,9 @@ A dataset root holds up to three split folders whose instruments are disjoint::
 Each note is 4 s of 16 kHz mono (3 s hold, 1 s release), 16-bit PCM WAV as in the
 published NSynth, so the real NSynth download (json + wav) reads the same way.
 ``note_str`` is ``<instrument_str>-<pitch:03d>-<velocity:03d>``; an example has exactly
-the fields of :data:`EXAMPLE_FIELDS`.
+the fields of :data:`EXAMPLE_FIELDS`. NSynth's qualities were rated by people; notes
+built here carry none (``qualities`` all 0, ``qualities_str`` empty), while those of
+the real NSynth are read as they are.
 
 Two readers: :func:`list_examples` / :func:`load_examples` give metadata and audio
 as plain Python and numpy (library building, evaluation); :class:`NSynthDataset` is
