@@ -13,9 +13,18 @@ so the latent is meant to carry timbre; but a CAE latent still drifts with pitch
 them). The library therefore uses the source's own entries near the key: the nearest
 velocity, then the latent interpolated linearly between the two entries whose pitches
 bracket the key (the nearest one outside the covered range). Averaging all of an
-instrument's entries (``mode="mean"``) is available too; it was measured against the
-nearest-entry rule on held-out pitches (see ``benchmarks/bench_render.py --lookup``)
-and reconstructs them worse, because it blurs register-dependent timbre.
+instrument's entries (``mode="mean"``) is available too. Measured with
+``benchmarks/bench_render.py --lookup`` (every other pitch of each instrument held out,
+the decode of the looked-up latent compared with the true note):
+
+| rule (small CAE, 12 FluidR3 programs, pitches 36-84 step 4) | LSD dB, mean | median |
+|---|---|---|
+| nearest (interpolated between bracketing entries) | 7.32 | 7.56 |
+| mean over the instrument | 7.83 | 7.90 |
+| oracle: encode the held-out note itself | 7.25 | 7.42 |
+
+The nearest rule is almost as good as encoding the true note; the mean blurs
+register-dependent timbre.
 """
 
 from __future__ import annotations
