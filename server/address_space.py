@@ -128,7 +128,8 @@ TABLE: tuple[Address, ...] = (
             "the socket they send from, like Max's [udpsend]).", "reply_port",
             reply="/done /reply/port", group="Server"),
     Address("/sync", (Arg("id", "i", "echoed back", "", -2**31, 2**31 - 1),),
-            "Reply once everything queued before it (engine commands, renders, library adds) is done.",
+            "Reply once everything queued before it is done: renders and library adds, notes still "
+            "rendering after a cache miss, and engine commands (played by the audio thread).",
             "sync", asynchronous=True, reply="/synced id", group="Server"),
 )
 
@@ -223,6 +224,11 @@ def markdown() -> str:
         "registered with `/reply/port` or `/notify 1 port`. Every malformed, unknown or out-of-range "
         "message is answered by exactly one `/fail address reason`, and the server goes on. "
         "Asynchronous commands answer `/done address ...` when finished (or `/fail`).",
+        "",
+        "**At start** the server plays at once: the morph is the first four library sources at the "
+        "XY corners (0,0) (1,0) (0,1) (1,1) with x = y = 0.5 (equal weights), unless the config's "
+        "`morph:` section (see `server/defaults.yaml`) says otherwise; envelope and gain come from "
+        "`envelope:` and `audio.gain_db`.",
         "",
     ]
     group = None

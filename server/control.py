@@ -65,6 +65,8 @@ class Controls:
         self._lock = threading.RLock()
         self._tokens = itertools.count(1)
         self._held: dict[tuple[int, int, int], int] = {}
+        self._in_flight = 0   # miss-path renders requested and not yet delivered
+        self._delivered = threading.Condition(self._lock)
         names = list(sources) or list(self.renderer.library.names[:4])
         if not names:
             raise MorphsynthError("library has no sources to play")
@@ -218,14 +220,31 @@ class Controls:
             return
 
         def ready(rendered, key=key, token=token):
-            # A key released (or struck again) while rendering must not start late.
-            with self._lock:
-                if self._held.get(key) != token:
-                    return
-            self.engine.note_on(pitch, rendered, channel, note_id)
-            self.notify("/note/ready", pitch, velocity)
+            try:
+                # A key released (or struck again) while rendering must not start late.
+                with self._lock:
+                    start = self._held.get(key) == token
+                if start:
+                    self.engine.note_on(pitch, rendered, channel, note_id)
+                    self.notify("/note/ready", pitch, velocity)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+                    self._delivered.notify_all()
 
-        self.renderer.request(pitch, velocity, ready)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            self.renderer.request(pitch, velocity, ready)
+        except BaseException:
+            with self._lock:
+                self._in_flight -= 1
+            raise
+
+    def wait_requests(self, timeout: float) -> bool:
+        """Wait until every miss-path render requested so far has been delivered."""
+        with self._lock:
+            return self._delivered.wait_for(lambda: self._in_flight <= 0, timeout)
 
     def note_off(self, pitch: int, channel: int = 0, note_id: int = -1) -> None:
         with self._lock:

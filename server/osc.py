@@ -37,6 +37,11 @@ log = logging.getLogger("morphsynth.osc")
 
 SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 MAX_TCP_PACKET = 1 << 20
+MAX_ADDRESS = 256              # bytes of an address (pattern) that are looked up
+MAX_WILDCARDS = 8              # '*' and '?' in one address pattern
+MAX_BUNDLE_DEPTH = 32          # bundles nested inside bundles
+MAX_SCHEDULED = 4096           # bundles waiting for a future timetag
+MAX_TCP_CONNECTIONS = 64
 
 
 def build_message(address: str, *args) -> bytes:
@@ -290,9 +295,11 @@ class Handlers:
 
     def sync(self, s, sync_id):
         engine = self.c.engine
-        mark = engine.commands_written
 
         def job():
+            # Notes still rendering (cache misses) come first: they end in engine commands.
+            self.c.wait_requests(30.0)
+            mark = engine.commands_written
             # Engine commands are done once the audio thread has drained them.
             deadline = time.monotonic() + 2.0
             while getattr(engine, "clock_running", False) and engine.commands_done < mark \
@@ -372,6 +379,12 @@ class OscServer:
             self.dropped += 1
             sender.fail(message.address, f"malformed message: unsupported type tag '{bad}'")
             return
+        costly = _costly_pattern(message.address)
+        if costly:
+            # python-osc turns each '*' into a backtracking regex: 80 of them take seconds.
+            self.dropped += 1
+            sender.fail(message.address[:MAX_ADDRESS], costly)
+            return
         handlers = list(self.dispatcher.handlers_for_address(message.address))
         if not handlers:
             sender.fail(message.address, "unknown address")
@@ -402,6 +415,10 @@ class OscServer:
         when = element.timestamp
         if when and when > time.time() + 0.0005:
             with self._sched_cv:
+                if len(self._heap) >= MAX_SCHEDULED:
+                    self.dropped += 1
+                    sender.fail("#bundle", f"{MAX_SCHEDULED} bundles already wait for their time")
+                    return
                 heapq.heappush(self._heap, (when, next(self._seq), element, sender))
                 self._sched_cv.notify()
             return
@@ -517,6 +534,10 @@ class OscServer:
                 continue
             except OSError:
                 return
+            if len(self._conns) >= MAX_TCP_CONNECTIONS:
+                self.dropped += 1
+                conn.close()
+                continue
             conn.settimeout(0.5)
             self._conns.add(conn)
             self._start_thread(self._tcp_conn, "osc-tcp-conn", conn, addr)
@@ -597,8 +618,10 @@ class OscServer:
         self.jobs.close()
 
 
-def _check_bundle(data: bytes) -> None:
+def _check_bundle(data: bytes, depth: int = 1) -> None:
     """Raise ValueError unless every element's size fits (python-osc truncates silently)."""
+    if depth > MAX_BUNDLE_DEPTH:
+        raise ValueError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
     if len(data) < 16:
         raise ValueError("bundle shorter than its header")
     index = 16
@@ -611,7 +634,7 @@ def _check_bundle(data: bytes) -> None:
             raise ValueError(f"element of {size} bytes does not fit the bundle")
         element = data[index:index + size]
         if element.startswith(b"#bundle"):
-            _check_bundle(element)
+            _check_bundle(element, depth + 1)
         index += size
 
 
@@ -628,6 +651,15 @@ def _unsupported_tags(dgram: bytes) -> str:
     except osc_types.ParseError:
         return ""
     return "".join(sorted(set(tags[1:]) - KNOWN_TAGS)) if tags.startswith(",") else ""
+
+
+def _costly_pattern(address: str) -> str:
+    """Why ``address`` is too costly to match ('' if it is fine)."""
+    if len(address) > MAX_ADDRESS:
+        return f"address longer than {MAX_ADDRESS} characters"
+    if address.count("*") + address.count("?") > MAX_WILDCARDS:
+        return f"address pattern with more than {MAX_WILDCARDS} wildcards"
+    return ""
 
 
 def _address_of(data: bytes) -> str:

@@ -239,3 +239,12 @@ def test_immediate_bundle_runs_its_messages_in_order(rig):
     rig.osc.feed(bundle(0, ("/gain", -12.0), ("/status",), ("/nope",)), s)
     assert [r[0] for r in s.replies] == ["/status.reply", "/fail"]
     assert s.replies[1][1] == "/nope"
+
+
+def test_sync_waits_for_a_note_still_rendering_after_a_cache_miss(rig):
+    s = CollectingSender()
+    send(rig, "/note/on", 66, 100, sender=s)
+    send(rig, "/sync", 9, sender=s)
+    assert s.wait_for("/synced", 20) == ("/synced", 9)
+    rig.engine.process(np.zeros(256, np.float32))   # the note-on is already in the ring
+    assert rig.engine.active_voices() == 1

@@ -192,8 +192,8 @@ def test_serve_subprocess_plays_records_and_exits_cleanly_on_sigterm(parts, tmp_
                 pass
             assert time.monotonic() < deadline, "server did not answer /status"
         c.send_message("/note/on", [60, 100])
-        c.send_message("/sync", [1])
-        while (msg := reply(c)).address != "/synced":   # skip answers to the readiness probes
+        c.send_message("/sync", [1])                    # answered once the missed note sounds
+        while (msg := reply(c, 60)).address != "/synced":   # skip answers to the readiness probes
             assert msg.address == "/status.reply"
         assert msg.params == [1]
         time.sleep(1.0)
