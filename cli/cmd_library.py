@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from morphsynth.errors import MorphsynthError
@@ -24,8 +25,14 @@ def add_parser(sub) -> None:
                    examples=EXAMPLES)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
     actions = p.add_subparsers(dest="action", metavar="ACTION")
+    lines = EXAMPLES.splitlines(keepends=True)
 
-    b = actions.add_parser("build", help="encode every note of an NSynth-layout folder",
+    def action(name: str, help: str, description: str):
+        mine = "".join(line for line in lines if f"library {name} " in line or line.rstrip().endswith(f"library {name}"))
+        return actions.add_parser(name, help=help, description=description, epilog="examples:\n" + mine,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    b = action("build", help="encode every note of an NSynth-layout folder",
                            description="Encode every note of an NSynth-layout folder (all splits under DIR, "
                                        "or one split folder) into a library.")
     b.add_argument("--model", required=True, help="model folder")
@@ -37,7 +44,7 @@ def add_parser(sub) -> None:
     b.add_argument("--device", default="cpu", help="torch device (default cpu)")
     b.set_defaults(run=run_build)
 
-    a = actions.add_parser("add", help="encode a note from an audio file as a new source",
+    a = action("add", help="encode a note from an audio file as a new source",
                            description="Read a note (any rate, mono or stereo), resample to the model rate, "
                                        "trim leading silence, fit to 4 s, detect its pitch unless given, "
                                        "encode it and save the library.")
@@ -49,7 +56,8 @@ def add_parser(sub) -> None:
     a.add_argument("--out", help="write the extended library here instead of in place")
     a.set_defaults(run=run_add)
 
-    ls = actions.add_parser("list", help="print the sources of a library")
+    ls = action("list", help="print the sources of a library",
+                description="Print each source of a library: name, family, pitches, velocities.")
     ls.add_argument("--library", help="library file (default: the shipped one)")
     ls.set_defaults(run=run_list)
 
