@@ -101,14 +101,16 @@ TABLE: tuple[Address, ...] = (
     Address("/gain", (Arg("db", "f", "output gain", "dB", -120, 24),),
             "Output gain before the safety limiter.", "gain", group="Sound"),
     # ------------------------------------------------------------------ files
-    Address("/render", (Arg("path", "s", "WAV file, relative to the configured output folder"),
+    Address("/render", (Arg("path", "s", "WAV file, relative to the configured output folder (or absolute inside it; "
+                            "'..' and symlinks out are refused)"),
                         PITCH, Arg("velocity", "i", "MIDI velocity", "", 1, 127),
                         Arg("duration", "f", "note length", "s", 0.05, 60, optional=True, default=None)),
             "Render one note of the current morph to a WAV file on a worker thread.",
             "render", asynchronous=True, reply="/done /render path", group="Files"),
     Address("/library/list", (), "List the library's source names.", "library_list",
             reply="/library/list.reply name...", group="Files"),
-    Address("/library/add", (Arg("path", "s", "audio file of one note, relative to the configured input folder"),
+    Address("/library/add", (Arg("path", "s", "audio file of one note, relative to the configured input folder "
+                                 "(or absolute inside it)"),
                              Arg("name", "s", "new source name")),
             "Encode a note into the library as a new source (on the worker thread).", "library_add",
             asynchronous=True, reply="/done /library/add name", group="Files"),

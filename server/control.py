@@ -24,22 +24,21 @@ N_KNOBS = 8
 MAX_SOURCES = 16
 
 
-def confined_path(base: str | Path, relative: str, what: str) -> Path:
-    """``relative`` resolved inside ``base``; MorphsynthError if it would leave it.
+def confined_path(base: str | Path, path: str, what: str) -> Path:
+    """``path`` (relative to ``base``, or absolute inside it) resolved; MorphsynthError if it leaves ``base``.
 
-    Rejects absolute paths, ``..`` components and symlinks that lead outside.
+    Rejects ``..`` components, absolute paths outside ``base`` and symlinks that lead out.
     """
-    if not relative or "\x00" in relative:
-        raise MorphsynthError(f"{what}: empty or invalid path {relative!r}")
-    rel = Path(relative)
-    if rel.is_absolute():
-        raise MorphsynthError(f"{what}: '{relative}' is absolute; give a path relative to {base}")
-    if ".." in rel.parts:
-        raise MorphsynthError(f"{what}: '{relative}' contains '..'")
+    if not path or "\x00" in path:
+        raise MorphsynthError(f"{what}: empty or invalid path {path!r}")
+    given = Path(path)
+    if ".." in given.parts:
+        raise MorphsynthError(f"{what}: '{path}' contains '..'")
     root = Path(base).resolve()
-    target = (root / rel).resolve()
-    if target != root and root not in target.parents:
-        raise MorphsynthError(f"{what}: '{relative}' leads outside {root} (symlink)")
+    target = (given if given.is_absolute() else root / given).resolve()
+    if target == root or root not in target.parents:
+        why = "is outside" if given.is_absolute() else "leads outside (symlink)"
+        raise MorphsynthError(f"{what}: '{path}' {why} {root}")
     return target
 
 

@@ -112,7 +112,7 @@ def test_note_released_before_its_render_is_ready_never_starts(rig):
     ("/adsr", (-1.0, 0.1, 0.5, 0.2), "attack: -1.0 is outside 0..60"),
     ("/sustain", (2,), "on: 2 is outside 0..1"),
     ("/render", ("../escape.wav", 60, 100), "contains '..'"),
-    ("/render", ("/tmp/abs.wav", 60, 100), "is absolute"),
+    ("/render", ("/tmp/abs.wav", 60, 100), "'/tmp/abs.wav' is outside"),
     ("/render", ("note.mp3", 60, 100), "must end in .wav"),
     ("/library/add", ("../x.wav", "x"), "contains '..'"),
     ("/sync", (), "missing id"),
@@ -181,6 +181,13 @@ def test_render_writes_a_wav_inside_the_output_folder_and_replies_done(rig):
     audio, rate = sf.read(rig.tmp / "out" / "takes" / "a.wav")
     assert rate == SR and audio.shape == (SR // 2,) and np.all(np.isfinite(audio))
     assert np.max(np.abs(audio)) > 0
+
+
+def test_render_accepts_an_absolute_path_inside_the_output_folder(rig):
+    target = rig.tmp / "out" / "abs.wav"
+    s = send(rig, "/render", str(target), 60, 100, 0.1)
+    assert s.wait_for("/done", 20) == ("/done", "/render", str(target))
+    assert sf.info(target).frames == SR // 10
 
 
 def test_render_refuses_a_symlink_that_leads_out_of_the_output_folder(rig, tmp_path):
