@@ -152,6 +152,14 @@ class Engine:
         self._tmp = np.zeros(m, np.float64)
         self._mask = np.zeros(m, np.bool_)
         self._t32 = np.zeros(m, np.float32)
+        self._kk = np.zeros(m, np.float64)
+        # All voices at once: flat buffers viewed as [k, n] (contiguous for any k, n).
+        self._idx2 = np.zeros(n_slots * m, np.float64)
+        self._fl2 = np.zeros(n_slots * m, np.float64)
+        self._frac2 = np.zeros(n_slots * m, np.float64)
+        self._sig2 = np.zeros(n_slots * m, np.float64)
+        self._pair2 = np.zeros(2 * n_slots * m, np.int64)
+        self._got2 = np.zeros(2 * n_slots * m, np.float32)
         self._mix = np.zeros(m, np.float64)
 
         self._ring_size = int(ring_size)
@@ -247,10 +255,7 @@ class Engine:
         np.add(self._k[:n], 1.0, out=ramp)
         ramp *= 1.0 / n
         alpha = 1.0 - math.exp(-n / (self.bend_tau_s * self.sample_rate)) if self.bend_tau_s > 0 else 1.0
-        state = self.state
-        for v in range(self.n_slots):
-            if state[v] != FREE:
-                self._render_voice(v, n, alpha, mix, ramp)
+        self._mix_voices(n, alpha, mix, ramp)
         mix *= self.gain
         np.nan_to_num(mix, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         peak = float(np.max(np.abs(mix, out=self._tmp[:n]))) if n else 0.0
@@ -427,75 +432,131 @@ class Engine:
         self.stage[v] = stage
         return level
 
-    def _render_voice(self, v: int, n: int, alpha: float, mix: np.ndarray, ramp: np.ndarray) -> None:
-        buf = self.buffers[v]
-        length = int(self.length[v])
-        idx, tmp, frac = self._idx[:n], self._tmp[:n], self._frac[:n]
-        a, b, g = self._a[:n], self._b[:n], self._g[:n]
-        i0, i1, fl, mask = self._i0[:n], self._i1[:n], self._floor[:n], self._mask[:n]
+    def _mix_voices(self, n: int, alpha: float, mix: np.ndarray, ramp: np.ndarray) -> None:
+        """Mix every sounding voice into ``mix`` ``[n]``, all voices at once as ``[k, n]`` arrays."""
+        active = np.flatnonzero(self.state != FREE)
+        k = active.size
+        if k == 0:
+            return
+        kn = k * n
+        idx = self._idx2[:kn].reshape(k, n)      # read positions      [k, n]
+        fl = self._fl2[:kn].reshape(k, n)        # floor / scratch     [k, n]
+        frac = self._frac2[:kn].reshape(k, n)    # fractional parts    [k, n]
+        sig = self._sig2[:kn].reshape(k, n)      # the voices' signals [k, n]
+        pair = self._pair2[:2 * kn].reshape(k, 2 * n)     # i0 then i1 per voice
+        got = self._got2[:2 * kn].reshape(k, 2 * n)       # samples at i0 then i1
+        K = self._k[:n]
+        kk = self._kk[:n]
+        # idx = p0 + r0*k + (r1 - r0) * k*(k-1)/(2n): the ramped rates summed up to sample k.
+        np.subtract(K, 1.0, out=kk)
+        kk *= K
+        kk *= 1.0 / (2.0 * n)
 
-        # Bend: smoothed per block, and the rate ramps linearly across the block.
-        target = self._target_bend(v, int(self.channel[v]), float(self.note_bend[v]))
-        self.bend[v] += (target - self.bend[v]) * alpha
-        r0 = float(self.rate[v])
-        r1 = float(self.base_rate[v]) * semitones_to_ratio(float(self.bend[v]))
-        p0 = float(self.pos[v])
-        # idx[k] = p0 + r0*k + (r1 - r0) * k*(k-1) / (2n): the sum of the ramped rates before k.
-        np.subtract(self._k[:n], 1.0, out=tmp)
-        tmp *= self._k[:n]
-        tmp *= (r1 - r0) / (2.0 * n)
-        np.multiply(self._k[:n], r0, out=idx)
-        idx += tmp
-        idx += p0
-        p1 = p0 + r0 * n + (r1 - r0) * (n - 1) / 2.0
-        self.rate[v] = r1
+        ch = self.channel[active]
+        target = self.channel_bend[ch] + self.note_bend[active]
+        target += np.where(ch != 0, self.channel_bend[0], 0.0)
+        bend = self.bend[active]
+        bend += (target - bend) * alpha
+        self.bend[active] = bend
+        r0 = self.rate[active]
+        r1 = self.base_rate[active] * np.exp2(bend / 12.0)
+        p0 = self.pos[active]
+        np.multiply(K, r0[:, None], out=idx)
+        np.multiply(kk, (r1 - r0)[:, None], out=fl)
+        idx += fl
+        idx += p0[:, None]
+        p1 = p0 + r0 * n + (r1 - r0) * ((n - 1) / 2.0)
+        self.rate[active] = r1
 
-        loop = self.state[v] == HELD or self.looping[v]
+        # Voices nearing loop_end while held (or already looping) wrap back by whole loops.
+        le = self.loop_end[active]
+        loopable = (self.state[active] == HELD) | self.looping[active]
+        blend_rows = np.flatnonzero(loopable & (idx[:, n - 1] >= le - self.xfade[active]))
+        for r in blend_rows:
+            v = int(active[r])
+            p1[r] = self._wrap_row(v, idx[r], p1[r])
+
+        length = self.length[active]
+        last = (length - 1).astype(np.float64)
+        np.floor(idx, out=fl)
+        np.subtract(idx, fl, out=frac)
+        np.clip(fl, 0.0, last[:, None], out=fl)
+        i0 = pair[:, :n]
+        i1 = pair[:, n:]
+        np.copyto(i0, fl, casting="unsafe")
+        np.add(i0, 1, out=i1)
+        np.minimum(i1, (length - 1)[:, None], out=i1)
+        buffers = self.buffers
+        for r in range(k):
+            np.take(buffers[int(active[r])], pair[r], out=got[r])
+        a = got[:, :n]
+        np.subtract(got[:, n:], a, out=sig)
+        sig *= frac
+        sig += a
+        if np.any(idx[:, n - 1] >= last):
+            # Past the last sample a voice is silent.
+            np.subtract(last[:, None], idx, out=fl)
+            np.clip(fl, 0.0, 1.0, out=fl)
+            np.ceil(fl, out=fl)
+            sig *= fl
+        for r in blend_rows:
+            self._blend_row(int(active[r]), idx[r], sig[r], n)
+
+        # Envelope times pressure, linear within the block from the start to the end level.
+        l0 = self.env[active]
+        l1 = np.empty_like(l0)
+        for r in range(k):
+            l1[r] = self._advance_envelope(int(active[r]), n)
+        self.env[active] = l1
+        amp0 = self.amp[active]
+        amp1 = amp0 + (self.channel_pressure[ch] - amp0) * alpha
+        self.amp[active] = amp1
+        g0 = l0 * amp0
+        np.multiply(ramp, (l1 * amp1 - g0)[:, None], out=fl)
+        fl += g0[:, None]
+        sig *= fl
+        np.sum(sig, axis=0, out=self._tmp[:n])
+        mix += self._tmp[:n]
+
+        self.pos[active] = p1
+        done = (self.stage[active] == DONE) | (p1 >= length - 1)
+        if np.any(done):
+            gone = active[done]
+            self.state[gone] = FREE
+            self.stage[gone] = DONE
+            self.env[gone] = 0.0
+
+    def _wrap_row(self, v: int, idx: np.ndarray, p1: float) -> float:
+        """Fold one voice's positions ``[n]`` past loop_end back into the loop; returns the new end."""
         ls, le = int(self.loop_start[v]), int(self.loop_end[v])
         loop_len = le - ls
-        xf = int(self.xfade[v])
-        blend = False
-        if loop and idx[n - 1] >= le - xf:
-            # Wrap positions past loop_end back by whole loop lengths.
+        mask = self._mask[: idx.shape[0]]
+        np.greater_equal(idx, le, out=mask)
+        while mask.any():
+            np.subtract(idx, loop_len, out=idx, where=mask)
             np.greater_equal(idx, le, out=mask)
-            while mask.any():
-                np.subtract(idx, loop_len, out=idx, where=mask)
-                np.greater_equal(idx, le, out=mask)
-                self.looping[v] = True
-            while p1 >= le:
-                p1 -= loop_len
-            # Crossfade weight towards the sample one loop earlier as the head nears loop_end.
-            np.subtract(idx, le - xf, out=g)
-            g *= 1.0 / xf
-            np.clip(g, 0.0, 1.0, out=g)
-            blend = True
+            self.looping[v] = True
+        while p1 >= le:
+            p1 -= loop_len
+        return p1
 
-        self._read_interp(buf, idx, length, fl, frac, i0, i1, a, tmp, self._t32[:n])
-        if blend:
-            np.subtract(idx, loop_len, out=idx)
-            np.maximum(idx, 0.0, out=idx)
-            self._read_interp(buf, idx, length, fl, frac, i0, i1, b, tmp, self._t32[:n])
-            b -= a
-            b *= g
-            a += b
-
-        l0 = float(self.env[v])
-        l1 = self._advance_envelope(v, n)
-        self.env[v] = l1
-        amp0 = float(self.amp[v])
-        amp1 = amp0 + (float(self.channel_pressure[int(self.channel[v])]) - amp0) * alpha
-        self.amp[v] = amp1
-        # Envelope times pressure, linear from the block start level to the end level.
-        np.multiply(ramp, l1 * amp1 - l0 * amp0, out=tmp)
-        tmp += l0 * amp0
-        a *= tmp
-        mix += a
-
-        self.pos[v] = p1
-        if self.stage[v] == DONE or p1 >= length - 1:
-            self.state[v] = FREE
-            self.stage[v] = DONE
-            self.env[v] = 0.0
+    def _blend_row(self, v: int, idx: np.ndarray, sig: np.ndarray, n: int) -> None:
+        """Crossfade ``sig`` ``[n]`` towards the sample one loop earlier as the head nears loop_end."""
+        le = int(self.loop_end[v])
+        loop_len = le - int(self.loop_start[v])
+        xf = int(self.xfade[v])
+        g, b, tmp = self._g[:n], self._b[:n], self._tmp[:n]
+        np.subtract(idx, le - xf, out=g)
+        g *= 1.0 / xf
+        np.clip(g, 0.0, 1.0, out=g)
+        back = self._a[:n]
+        np.subtract(idx, loop_len, out=back)
+        np.maximum(back, 0.0, out=back)
+        self._read_interp(self.buffers[v], back, int(self.length[v]), self._floor[:n], self._frac[:n],
+                          self._i0[:n], self._i1[:n], b, tmp, self._t32[:n])
+        b -= sig
+        b *= g
+        sig += b
 
     @staticmethod
     def _read_interp(buf, idx, length, fl, frac, i0, i1, out, tmp, t32) -> None:
