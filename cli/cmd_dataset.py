@@ -42,6 +42,10 @@ def add_parser(sub) -> None:
                     help="SoundFont (.sf2/.sf3); repeat for several")
     sf.add_argument("--test-sf2", action="append", default=[], metavar="FILE",
                     help="SoundFont whose every instrument goes to nsynth-test (an outside test set); repeatable")
+    sf.add_argument("--valid-sf2", action="append", default=[], metavar="FILE",
+                    help="SoundFont whose every instrument goes to nsynth-valid; repeatable")
+    sf.add_argument("--train-sf2", action="append", default=[], metavar="FILE",
+                    help="SoundFont whose every instrument goes to nsynth-train; repeatable")
     sf.add_argument("--out", required=True, metavar="DIR", help="dataset root (created; resumed if present)")
     sf.add_argument("--programs", metavar="LIST",
                     help="GM programs, e.g. 0-7,24,40-45 (default: every pitched program; left out "
@@ -99,13 +103,19 @@ def run_soundfont(args) -> int:
     from morphsynth.training.dataset_soundfont import (build_soundfont_dataset, parse_int_list,
                                                       parse_pitch_range)
 
-    if not args.sf2 and not args.test_sf2:
+    whole = {}
+    for split in ("train", "valid", "test"):
+        for path in getattr(args, f"{split}_sf2"):
+            if path in whole and whole[path] != split:
+                raise MorphsynthError(f"{path}: given for both --{whole[path]}-sf2 and --{split}-sf2")
+            whole[path] = split
+    if not args.sf2 and not whole:
         raise MorphsynthError("--sf2: give at least one SoundFont")
     programs = parse_int_list(args.programs, "--programs", 0, 127) if args.programs else None
     velocities = parse_int_list(args.velocities, "--velocities", 1, 127)
     report = build_soundfont_dataset(
         args.sf2, args.out, programs=programs, pitches=parse_pitch_range(args.pitches),
-        pitch_step=args.pitch_step, velocities=velocities, test_sf2=args.test_sf2,
+        pitch_step=args.pitch_step, velocities=velocities, whole_sf2=whole,
         valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
         workers=args.workers, silence_db=args.silence_db, max_cents=args.max_cents, progress=not args.quiet)
     print(f"{args.out}: {report.summary()}")

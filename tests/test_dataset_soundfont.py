@@ -246,3 +246,29 @@ def test_max_cents_skips_notes_that_sound_away_from_their_key(tmp_path):
                                      valid_fraction=0.0, test_fraction=0.0, max_cents=50)
     assert report.rendered == 1 and report.off_pitch == ["organ_electronic_fluidr3gm016-060-100"]
     assert list(nsynth.read_examples(tmp_path / "nsynth-train")) == ["keyboard_acoustic_fluidr3gm000-060-100"]
+
+
+def test_whole_soundfont_can_go_to_any_one_split_from_the_cli(tmp_path, capsys):
+    out = tmp_path / "data"
+    rc = main(["dataset", "soundfont", "--sf2", str(FLUID_R3), "--valid-sf2", str(TIMGM6MB), "--out", str(out),
+               "--programs", "0,40,73", "--pitches", "60", "--velocities", "100", "--quiet",
+               "--valid-fraction", "0", "--test-fraction", "0.34"])
+    assert rc == 0, capsys.readouterr().err
+    splits = {e.instrument_str: e.split for e in nsynth.list_examples(out)}
+    assert {n for n, s in splits.items() if s == "valid"} == {f"{f}_acoustic_timgm6mb{p:03d}" for f, p in
+                                                             (("keyboard", 0), ("string", 40), ("flute", 73))}
+    assert sorted(s for n, s in splits.items() if "fluidr3gm" in n) == ["test", "train", "train"]
+    rc = main(["dataset", "soundfont", "--sf2", str(FLUID_R3), "--valid-sf2", str(TIMGM6MB),
+               "--test-sf2", str(TIMGM6MB), "--out", str(out)])
+    assert rc == 2 and "both --valid-sf2 and --test-sf2" in capsys.readouterr().err
+
+
+def test_programs_a_soundfont_lacks_are_left_out_before_splitting():
+    from morphsynth.training.dataset_soundfont import plan_instruments
+
+    with SoundFontSynth(FLUID_R3) as synth:
+        assert synth.has_preset(40) and not synth.has_preset(40, bank=5)
+    plan = plan_instruments([FLUID_R3], [0, 24, 40, 73], {}, 0, 0.25, 0.25,
+                            available=lambda sf2, program: program != 24)
+    assert sorted(i.program for i in plan) == [0, 40, 73]
+    assert sorted(i.split for i in plan) == ["test", "train", "valid"]

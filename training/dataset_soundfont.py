@@ -41,7 +41,7 @@ explicitly in ``programs``; sound effects 122-127 are refused even then, since n
 NSynth family describes a helicopter.
 
 Splits are instrument-disjoint: instruments of a SoundFont given in ``test_sf2`` all
-go to ``test``; the others are shuffled with ``seed`` and ``valid_fraction`` /
+go to ``test`` (``whole_sf2`` sends a SoundFont to any one split); the others are shuffled with ``seed`` and ``valid_fraction`` /
 ``test_fraction`` of them (at least one each when there are three or more) go to
 ``valid`` / ``test``. An instrument already present in the output keeps its split, so
 a re-run with more programs never puts one instrument in two splits.
@@ -60,7 +60,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -271,14 +271,16 @@ class BuildReport:
     kept: int = 0
     skipped: list[str] = field(default_factory=list)
     off_pitch: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # "<SoundFont file>:<program>" without a preset
     notes_per_split: dict[str, int] = field(default_factory=dict)
     instruments_per_split: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         splits = ", ".join(f"{s} {self.notes_per_split.get(s, 0)} notes/"
                            f"{self.instruments_per_split.get(s, 0)} instruments" for s in nsynth.SPLITS)
+        missing = f", {len(self.missing)} programs without a preset" if self.missing else ""
         return (f"rendered {self.rendered}, kept {self.kept} already present, "
-                f"skipped {len(self.skipped)} silent, {len(self.off_pitch)} off pitch; {splits}")
+                f"skipped {len(self.skipped)} silent, {len(self.off_pitch)} off pitch{missing}; {splits}")
 
 
 def _existing_instruments(out: Path) -> dict[str, tuple[str, int]]:
@@ -310,17 +312,21 @@ def assign_splits(names: Sequence[str], seed: int, valid_fraction: float, test_f
     return out
 
 
-def plan_instruments(sf2s: Sequence[Path], programs: Sequence[int], test_sf2s: Sequence[Path],
+def plan_instruments(sf2s: Sequence[Path], programs: Sequence[int], whole: dict[Path, str],
                      seed: int, valid_fraction: float, test_fraction: float,
-                     existing: dict[str, tuple[str, int]] | None = None) -> list[Instrument]:
+                     existing: dict[str, tuple[str, int]] | None = None,
+                     available: Callable[[Path, int], bool] | None = None) -> list[Instrument]:
     """Every (SoundFont, program) instrument with its name, number, family and split.
 
-    ``existing``: instruments already in the output (name → (split, number)); they keep
+    ``available(sf2, program)``: False leaves that instrument out before splitting.
+
+    ``whole``: SoundFonts whose every instrument goes to one split (path → split); they
+    need not be in ``sf2s``. ``existing``: instruments already in the output (name → (split, number)); they keep
     both. A new instrument is numbered ``<SoundFont index> * 128 + program`` unless an
     existing instrument holds that number; then it takes the next free one.
     """
     existing = existing or {}
-    all_sf2 = list(dict.fromkeys(list(sf2s) + list(test_sf2s)))
+    all_sf2 = list(dict.fromkeys(list(sf2s) + list(whole)))
     slugs = [soundfont_slug(p) for p in all_sf2]
     for i, slug in enumerate(slugs):
         if slugs.index(slug) != i:
@@ -329,11 +335,12 @@ def plan_instruments(sf2s: Sequence[Path], programs: Sequence[int], test_sf2s: S
     rows = []
     for k, sf2 in enumerate(all_sf2):
         for program in programs:
+            if available is not None and not available(sf2, program):
+                continue
             family, source = gm_family(program)
             name = f"{family}_{source}_{slugs[k]}{program:03d}"
             rows.append((sf2, program, k * 128 + program, name, family, source))
-    test_set = set(test_sf2s)
-    fresh = [r[3] for r in rows if r[3] not in existing and r[0] not in test_set]
+    fresh = [r[3] for r in rows if r[3] not in existing and r[0] not in whole]
     split_of = {name: split for name, (split, _) in existing.items()}
     split_of.update(assign_splits(fresh, seed, valid_fraction, test_fraction))
     taken = {number for _, number in existing.values()}
@@ -343,8 +350,8 @@ def plan_instruments(sf2s: Sequence[Path], programs: Sequence[int], test_sf2s: S
         if name in existing:
             number = existing[name][1]
         else:
-            if sf2 in test_set:
-                split_of[name] = "test"
+            if sf2 in whole:
+                split_of[name] = whole[sf2]
             if number in taken:
                 number, next_free = next_free, next_free + 1
             taken.add(number)
@@ -403,24 +410,31 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
                             pitch_step: int = 1,
                             velocities: Sequence[int] = nsynth.VELOCITIES,
                             test_sf2: Sequence[str | Path] = (),
+                            whole_sf2: dict[str | Path, str] | None = None,
                             valid_fraction: float = 0.1, test_fraction: float = 0.1,
                             seed: int = 0, workers: int = 1, silence_db: float = -60.0,
                             max_cents: float | None = None, progress: bool = False) -> BuildReport:
     """Render notes from General MIDI SoundFonts into an NSynth-layout dataset at ``out``.
 
-    ``sf2`` and ``test_sf2``: SoundFont files (every instrument of a ``test_sf2`` file
-    goes to the test split). ``programs``: GM programs (default: all pitched ones,
-    :data:`DEFAULT_PROGRAMS`). ``pitches``: inclusive MIDI range, every ``pitch_step``-th
-    semitone from its low end. ``max_cents``: also skip notes whose autocorrelation
+    ``sf2``: SoundFont files whose instruments are split by ``seed`` and the fractions.
+    ``test_sf2``: SoundFonts whose every instrument goes to the test split;
+    ``whole_sf2`` generalises it (path → ``train``/``valid``/``test``). A preset a
+    SoundFont lacks is left out and listed in ``BuildReport.missing``. ``programs``: GM
+    programs (default: all pitched ones, :data:`DEFAULT_PROGRAMS`). ``pitches``:
+    inclusive MIDI range, every ``pitch_step``-th semitone from its low end. ``max_cents``: also skip notes whose autocorrelation
     fundamental is further than this from the MIDI pitch (off by default: organ
     drawbars, harps and some leads sound an octave away by design, and bells and
     timpani fool the estimator). Returns a :class:`BuildReport`.
     """
     sf2s = [Path(p) for p in sf2]
-    test_sf2s = [Path(p) for p in test_sf2]
-    if not sf2s and not test_sf2s:
+    whole = {Path(p): "test" for p in test_sf2}
+    for p, split in (whole_sf2 or {}).items():
+        if split not in nsynth.SPLITS:
+            raise MorphsynthError(f"{p}: split '{split}': expected one of {', '.join(nsynth.SPLITS)}")
+        whole[Path(p)] = split
+    if not sf2s and not whole:
         raise MorphsynthError("--sf2: give at least one SoundFont")
-    for p in sf2s + test_sf2s:
+    for p in sf2s + list(whole):
         if not p.is_file():
             raise MorphsynthError(f"{p}: SoundFont not found")
     lo, hi = pitches
@@ -446,16 +460,21 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
     if out.exists() and not out.is_dir():
         raise MorphsynthError(f"{out}: exists and is not a folder")
     # Check every SoundFont loads before anything is written.
-    for p in dict.fromkeys(sf2s + test_sf2s):
+    for p in dict.fromkeys(sf2s + list(whole)):
         _synth_for(str(p))
-    instruments = plan_instruments(sf2s, programs, test_sf2s, seed, valid_fraction, test_fraction,
-                                   _existing_instruments(out))
+    def available(path: Path, program: int) -> bool:
+        return _synth_for(str(path)).has_preset(program)
+
+    report = BuildReport()
+    report.missing = [f"{p.name}:{program}" for p in dict.fromkeys(sf2s + list(whole))
+                      for program in programs if not available(p, program)]
+    instruments = plan_instruments(sf2s, programs, whole, seed, valid_fraction, test_fraction,
+                                   _existing_instruments(out), available)
     pitch_list = list(range(lo, hi + 1, pitch_step))
 
     examples = {s: nsynth.read_examples(nsynth.split_dir(out, s)) for s in nsynth.SPLITS}
     planned: dict[str, tuple[str, dict]] = {}  # wav path -> (split, example)
     tasks = []
-    report = BuildReport()
     for inst in instruments:
         folder = nsynth.split_dir(out, inst.split)
         todo = []
