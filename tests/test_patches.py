@@ -241,14 +241,16 @@ def pd_driver(port: int, names: list[str], path: Path) -> None:
     c.obj(10, 10, "morphsynth")  # the patch under test, as an abstraction
     lb = c.obj(10, 40, "loadbang")
     wait = c.obj(10, 70, "delay 300")
-    srcs = " ".join(f"; ms-src{i + 1} symbol {n}" for i, n in enumerate(names[:4]))
+    # Three slots by name, the fourth by its index in the library's list.
+    srcs = " ".join(f"; ms-src{i + 1} symbol {n}" for i, n in enumerate(names[:3])) + "; ms-pick4 3"
     start = c.msg(10, 100, f"; morphsynth-port {port}; ms-library-list bang")
     c.chain(lb, wait, start)
     # 1. the library's names arrived: morph, envelope, then hold a note until a voice sounds.
     lib = c.obj(10, 140, "r morphsynth-library")
     play = c.msg(10, 170, f"{srcs}; ms-sources-send bang; ms-xy 0.3 0.7; ms-adsr 0.01 0.1 0.8 0.2; "
                           "ms-gain -6; ms-knob0 0.5; ms-pitch 60; ms-velocity 100; ms-on bang; ms-status bang")
-    c.chain(lib, play)
+    settle = c.obj(60, 150, "delay 50")  # the patch's own library receivers store the names first
+    c.chain(lib, c.obj(10, 150, "t b"), settle, play)
     status = c.obj(10, 210, "r morphsynth-status")
     first = c.obj(10, 240, "list split 1")
     silent = c.obj(10, 270, "sel 0")

@@ -180,9 +180,10 @@ def pd_main() -> str:
 
     # Morph ------------------------------------------------------------------------------
     c.comment(300, 60, "MORPH /morph/sources /morph/xy /morph/weights /knob")
-    c.comment(300, 80, "sources at the XY corners (0 0) (1 0) (0 1) (1 1)")
+    c.comment(300, 80, "sources at the XY corners (0 0) (1 0) (0 1) (1 1): type a name or")
+    c.comment(300, 96, "its index in the library list [ms-pick1..4]; set [ms-sources-send]")
     # Only the filled slots are sent: an empty symbol has no characters.
-    send_src = c.bng(560, 115, receive="ms-sources-send", label="set_[ms-sources-send]")
+    send_src = c.bng(590, 115, receive="ms-sources-send", label="set")
     t_src = c.obj(230, 180, "t b b b b b b")
     acc = c.obj(300, 340, "list prepend")
     result = c.obj(400, 340, "list")
@@ -194,9 +195,24 @@ def pd_main() -> str:
     c.connect(acc, 0, result, 1)
     c.connect(t_src, 0, result, 0)
     c.connect(result, 0, fmt_src)
+    # Each slot can also pick a name by its index in the last /library/list.reply.
+    picks = PdCanvas(520, 260)
+    picks.comment(10, 5, "index in the library's list -> source slot")
     for i in range(4):
-        atom = c.symbolatom(300 + 120 * (i % 2), 115 + 30 * (i // 2), 12,
+        r_pick = picks.obj(10 + 125 * i, 30, f"r ms-pick{i + 1}")
+        get = picks.msg(10 + 125 * i, 60, "get $1 1")
+        store = picks.obj(10 + 125 * i, 120, "list store")
+        r_lib = picks.obj(60 + 125 * i, 90, "r morphsynth-library")
+        trim = picks.obj(10 + 125 * i, 150, "list trim")
+        sym = picks.obj(10 + 125 * i, 180, "symbol")
+        s_slot = picks.obj(10 + 125 * i, 210, f"s ms-src{i + 1}")
+        picks.chain(r_pick, get, store, trim, sym, s_slot)
+        picks.connect(r_lib, 0, store, 1)
+    c.subpatch(590, 150, "library-picks", picks)
+    for i in range(4):
+        atom = c.symbolatom(300 + 140 * (i % 2), 115 + 30 * (i // 2), 11,
                             receive=f"ms-src{i + 1}", label=f"[ms-src{i + 1}]")
+        c.nbx(300 + 140 * (i % 2) + 88, 115 + 30 * (i // 2), 0, 999, width=2, send=f"ms-pick{i + 1}")
         store = c.obj(300 + 110 * i, 190, "symbol")
         t_s = c.obj(300 + 110 * i, 215, "t s s")
         chars = c.obj(320 + 110 * i, 240, "list fromsymbol")
@@ -677,14 +693,36 @@ def build_all() -> dict[str, str]:
     return out
 
 
+def structure(rel: str, text: str) -> str:
+    """What must match for a file to be current: for Pd files the boxes and wiring only.
+
+    Help comments quote the address table's prose and their layout follows it; a reworded
+    description must not fail the build, a changed object or connection must.
+    """
+    if not rel.endswith(".pd"):
+        return text
+    out = []
+    for line in text.splitlines():
+        words = line.split()
+        if words[:2] == ["#X", "text"]:
+            continue
+        if words[:2] in (["#X", "obj"], ["#X", "msg"], ["#X", "floatatom"], ["#X", "symbolatom"],
+                         ["#X", "listbox"], ["#X", "restore"]):
+            words = words[:2] + words[4:]
+        out.append(" ".join(words))
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report files that differ")
+    parser.add_argument("--check", action="store_true",
+                        help="only report files whose objects or wiring differ from the generator's")
     args = parser.parse_args(argv)
     stale = []
     for rel, text in build_all().items():
         path = PATCHES / rel
-        if path.exists() and path.read_text(encoding="utf-8") == text:
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        if old == text or (args.check and old is not None and structure(rel, old) == structure(rel, text)):
             continue
         stale.append(rel)
         if not args.check:

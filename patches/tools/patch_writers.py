@@ -33,6 +33,7 @@ class PdCanvas:
     def __init__(self, width: int = 900, height: int = 700, font: int = 12):
         self.header = f"#N canvas 40 40 {width} {height} {font};"
         self.lines: list[str] = []
+        self.comments: list[str] = []
         self.n = 0
         self.connections: list[tuple[int, int, int, int]] = []
 
@@ -47,8 +48,10 @@ class PdCanvas:
     def msg(self, x: int, y: int, text: str) -> int:
         return self._add(f"#X msg {x} {y} {pd_escape(text)};")
 
-    def comment(self, x: int, y: int, text: str) -> int:
-        return self._add(f"#X text {x} {y} {pd_escape(text)};")
+    def comment(self, x: int, y: int, text: str) -> None:
+        # Comments are written after every other box: they take no connections, and the
+        # others' indices then stay put when a comment's wording changes its line count.
+        self.comments.append(f"#X text {x} {y} {pd_escape(text)};")
 
     def floatatom(self, x: int, y: int, width: int = 5, receive: str | None = None,
                   send: str | None = None, label: str | None = None) -> int:
@@ -79,10 +82,11 @@ class PdCanvas:
                          f"{saved} 1;")
 
     def nbx(self, x: int, y: int, lo: float, hi: float, receive: str | None = None,
-            label: str | None = None, init: float | None = None, width: int = 5) -> int:
+            label: str | None = None, init: float | None = None, width: int = 5,
+            send: str | None = None) -> int:
         value = 0 if init is None else init
         return self._add(f"#X obj {x} {y} nbx {width} 14 {lo:g} {hi:g} 0 {1 if init is not None else 0} "
-                         f"empty {_name(receive)} {_name(label)} 0 -8 0 10 {PD_BG} {PD_FG} {PD_LABEL} "
+                         f"{_name(send)} {_name(receive)} {_name(label)} 0 -8 0 10 {PD_BG} {PD_FG} {PD_LABEL} "
                          f"{value:g} 256;")
 
     def bng(self, x: int, y: int, receive: str | None = None, label: str | None = None,
@@ -105,6 +109,14 @@ class PdCanvas:
         return self._add(f"#X obj {x} {y} cnv 15 {w} {h} empty {_name(receive)} {_name(label)} "
                          f"4 10 0 12 {color} #404040 0;")
 
+    def subpatch(self, x: int, y: int, name: str, sub: "PdCanvas") -> int:
+        """Embed ``sub`` as [pd name]; it counts as one box of this canvas."""
+        w, h = sub.header.split()[4:6]
+        inner = [f"#N canvas 60 60 {w} {h} {name} 0;", *sub.lines, *sub.comments]
+        inner += [f"#X connect {a} {o} {b} {i};" for a, o, b, i in sub.connections]
+        self.lines.extend(inner)
+        return self._add(f"#X restore {x} {y} pd {name};")
+
     def connect(self, src: int, outlet: int, dst: int, inlet: int = 0) -> None:
         self.connections.append((src, outlet, dst, inlet))
 
@@ -114,7 +126,7 @@ class PdCanvas:
             self.connect(a, 0, b, 0)
 
     def text(self) -> str:
-        body = [self.header, *self.lines]
+        body = [self.header, *self.lines, *self.comments]
         body += [f"#X connect {a} {o} {b} {i};" for a, o, b, i in self.connections]
         return "\n".join(body) + "\n"
 
