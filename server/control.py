@@ -281,14 +281,21 @@ class Controls:
         if not relative.lower().endswith(".wav"):
             raise MorphsynthError(f"render: '{relative}' must end in .wav")
         target = confined_path(self.output_dir, relative, "render")
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MorphsynthError(f"render: cannot create the folder of '{relative}' in {self.output_dir} "
+                                  f"({exc.strerror or exc})") from None
         # Re-check after creating folders: a symlinked folder could have been swapped in.
         confined_path(self.output_dir, relative, "render")
         audio = self.renderer.render(self.current_morph().validate(), pitch, velocity, duration)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        sf.write(str(tmp), audio, self.renderer.out_rate, subtype="FLOAT", format="WAV")
-        os.replace(tmp, target)
+        try:
+            sf.write(str(tmp), audio, self.renderer.out_rate, subtype="FLOAT", format="WAV")
+            os.replace(tmp, target)
+        except (OSError, RuntimeError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise MorphsynthError(f"render: cannot write '{relative}' in {self.output_dir} ({exc})") from None
         return target
 
     def add_source(self, relative: str, name: str) -> int:

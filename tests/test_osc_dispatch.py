@@ -190,6 +190,15 @@ def test_render_accepts_an_absolute_path_inside_the_output_folder(rig):
     assert sf.info(target).frames == SR // 10
 
 
+def test_render_that_cannot_write_answers_fail_asynchronously(rig):
+    (rig.tmp / "out").mkdir()
+    (rig.tmp / "out" / "taken").write_text("a file where a folder should be")
+    s = send(rig, "/render", "taken/x.wav", 60, 100)
+    fail = s.wait_for("/fail", 20)
+    assert fail[:2] == ("/fail", "/render") and "cannot create the folder of 'taken/x.wav'" in fail[2]
+    assert len(s.replies) == 1
+
+
 def test_render_refuses_a_symlink_that_leads_out_of_the_output_folder(rig, tmp_path):
     (rig.tmp / "out").mkdir()
     outside = tmp_path / "elsewhere"
