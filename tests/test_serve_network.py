@@ -17,6 +17,7 @@ from pythonosc.tcp_client import SimpleTCPClient
 from pythonosc.udp_client import SimpleUDPClient
 
 from morphsynth.server.app import SynthServer
+from morphsynth.server.engine import HELD
 from morphsynth.server.server_config import ServeConfig
 from test_audio_support import SR, neural_parts, neural_renderer
 
@@ -223,3 +224,61 @@ def test_serve_without_an_audio_device_says_how_to_continue_in_one_line(parts, t
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("morphsynth: error: audio:") and "--audio null" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+PD_PATCH = """#N canvas 0 50 600 400 12;
+#X obj 20 20 r note;
+#X obj 20 50 oscformat note on;
+#X obj 20 80 list prepend send;
+#X obj 20 110 list trim;
+#X obj 20 140 netsend -u -b;
+#X obj 300 20 loadbang;
+#X msg 300 50 connect 127.0.0.1 {port};
+#X obj 300 80 delay 100;
+#X msg 300 110 {reply_port};
+#X obj 300 140 oscformat reply port;
+#X obj 450 80 delay 50;
+#X msg 450 110 42;
+#X obj 450 140 oscformat sync;
+#X obj 20 200 netreceive -u -b {reply_port};
+#X obj 20 230 oscparse;
+#X obj 20 260 print REPLY;
+#X obj 200 260 t b;
+#X obj 200 290 delay 200;
+#X msg 200 320 \\; pd quit;
+#X obj 400 290 delay 8000;
+#X connect 0 0 1 0;
+#X connect 1 0 2 0;
+#X connect 2 0 3 0;
+#X connect 3 0 4 0;
+#X connect 5 0 6 0;
+#X connect 6 0 4 0;
+#X connect 5 0 7 0;
+#X connect 7 0 8 0;
+#X connect 8 0 9 0;
+#X connect 9 0 2 0;
+#X connect 7 0 10 0;
+#X connect 10 0 11 0;
+#X connect 11 0 12 0;
+#X connect 12 0 2 0;
+#X connect 13 0 14 0;
+#X connect 14 0 15 0;
+#X connect 14 0 16 0;
+#X connect 16 0 17 0;
+#X connect 17 0 18 0;
+#X connect 5 0 19 0;
+#X connect 19 0 18 0;
+"""
+
+
+@pytest.mark.skipif(shutil.which("pd") is None, reason="puredata-core is not installed")
+def test_pure_data_floats_play_a_note_and_replies_reach_its_registered_port(served, tmp_path):
+    patch = tmp_path / "client.pd"
+    patch.write_text(PD_PATCH.format(port=served.osc.udp_port, reply_port=free_port()))
+    proc = subprocess.run(["pd", "-nogui", "-noaudio", "-nomidi", "-stderr", "-open", str(patch),
+                           "-send", "note 67 100"], capture_output=True, text=True, timeout=30)
+    assert "REPLY: list synced 42" in proc.stderr, proc.stderr
+    held = [int(served.engine.pitch[v]) for v in range(served.engine.n_slots) if served.engine.state[v] == HELD]
+    assert 67 in held                    # Pd's 67.0 and 100.0 were taken as integers
+    udp_client(served).send_message("/note/off", [67])
+    assert wait_until(lambda: served.engine.active_voices() == 0)
