@@ -492,7 +492,7 @@
        "parameter_longname": "Attack",
        "parameter_shortname": "Atk",
        "parameter_type": 0,
-       "parameter_unitstyle": 2,
+       "parameter_unitstyle": 1,
        "parameter_mmin": 0.0,
        "parameter_mmax": 5.0,
        "parameter_initial_enable": 1,
@@ -548,7 +548,7 @@
        "parameter_longname": "Release",
        "parameter_shortname": "Rel",
        "parameter_type": 0,
-       "parameter_unitstyle": 2,
+       "parameter_unitstyle": 1,
        "parameter_mmin": 0.0,
        "parameter_mmax": 10.0,
        "parameter_initial_enable": 1,
@@ -857,7 +857,7 @@
      "numoutlets": 0,
      "patching_rect": [
       180.0,
-      410.0,
+      380.0,
       126.0,
       22.0
      ],
@@ -966,7 +966,7 @@
       ""
      ],
      "patching_rect": [
-      150.0,
+      30.0,
       506.0,
       320.0,
       22.0
@@ -1017,7 +1017,7 @@
       ""
      ],
      "patching_rect": [
-      270.0,
+      30.0,
       532.0,
       320.0,
       22.0
@@ -1068,7 +1068,7 @@
       ""
      ],
      "patching_rect": [
-      390.0,
+      30.0,
       558.0,
       320.0,
       22.0

@@ -692,7 +692,7 @@
        "parameter_longname": "Attack",
        "parameter_shortname": "Atk",
        "parameter_type": 0,
-       "parameter_unitstyle": 2,
+       "parameter_unitstyle": 1,
        "parameter_mmin": 0.0,
        "parameter_mmax": 5.0,
        "parameter_initial_enable": 1,
@@ -733,7 +733,7 @@
        "parameter_longname": "Decay",
        "parameter_shortname": "Dec",
        "parameter_type": 0,
-       "parameter_unitstyle": 2,
+       "parameter_unitstyle": 1,
        "parameter_mmin": 0.0,
        "parameter_mmax": 5.0,
        "parameter_initial_enable": 1,
@@ -853,7 +853,7 @@
        "parameter_longname": "Release",
        "parameter_shortname": "Rel",
        "parameter_type": 0,
-       "parameter_unitstyle": 2,
+       "parameter_unitstyle": 1,
        "parameter_mmin": 0.0,
        "parameter_mmax": 10.0,
        "parameter_initial_enable": 1,
@@ -1331,7 +1331,7 @@
      "numoutlets": 0,
      "patching_rect": [
       760.0,
-      630.0,
+      600.0,
       126.0,
       22.0
      ],
@@ -1454,7 +1454,7 @@
       ""
      ],
      "patching_rect": [
-      730.0,
+      610.0,
       726.0,
       320.0,
       22.0
@@ -1519,7 +1519,7 @@
       ""
      ],
      "patching_rect": [
-      850.0,
+      610.0,
       752.0,
       320.0,
       22.0
@@ -1584,7 +1584,7 @@
       ""
      ],
      "patching_rect": [
-      970.0,
+      610.0,
       778.0,
       320.0,
       22.0
@@ -1632,7 +1632,7 @@
       "bang"
      ],
      "patching_rect": [
-      860.0,
+      400.0,
       640.0,
       49.0,
       22.0
@@ -1650,7 +1650,7 @@
       ""
      ],
      "patching_rect": [
-      980.0,
+      480.0,
       670.0,
       49.0,
       22.0
@@ -1668,7 +1668,7 @@
       ""
      ],
      "patching_rect": [
-      860.0,
+      400.0,
       670.0,
       42.0,
       22.0
@@ -1686,7 +1686,7 @@
       ""
      ],
      "patching_rect": [
-      860.0,
+      400.0,
       700.0,
       112.0,
       22.0

@@ -383,7 +383,7 @@ PD_EXAMPLES = {
     "/bend": ["-1", "0"],
     "/sustain": ["1", "0"],
     "/panic": ["bang"],
-    "/morph/sources": ["list piano flute", "list piano flute cello organ"],
+    "/morph/sources": ["list keyboard flute", "list keyboard flute string organ"],
     "/morph/weights": ["0.7 0.3", "0.25 0.25 0.25 0.25"],
     "/morph/xy": ["0.25 0.75", "0.5 0.5"],
     "/morph/ramp": ["0 1 0 2 0 1", "0"],
@@ -452,7 +452,7 @@ def pd_help(group: str) -> str:
 def _max_replies(m: MaxPatcher, x: float, y: float, presentation_y: float | None = None) -> str:
     """[udpreceive] on the registered reply port, routed to displays; returns its id."""
     recv = m.obj(x, y, f"udpreceive {REPLY_PORT}")
-    prn = m.obj(x + 160, y + 30, "print morphsynth")
+    prn = m.obj(x + 160, y, "print morphsynth")
     m.connect(recv, 0, prn)
     route = m.obj(x, y + 30, "route /done /fail /status.reply /synced /library/list.reply")
     m.connect(recv, 0, route)
@@ -460,9 +460,9 @@ def _max_replies(m: MaxPatcher, x: float, y: float, presentation_y: float | None
     for k, label in enumerate(labels):
         prep = m.obj(x + 10 + 120 * k, y + 70, "prepend set")
         pres = None if presentation_y is None else (20, presentation_y + 24 * k, 330, 22)
-        box = m.message(x + 10 + 120 * k, y + 100 + 26 * k, "", presentation=pres)
+        box = m.message(x + 10, y + 100 + 26 * k, "", presentation=pres)
         m.boxes[-1]["box"]["patching_rect"][2] = 320.0
-        m.comment(x + 340 + 120 * k - 120 * k, y + 100 + 26 * k, label, 120,
+        m.comment(x + 340, y + 100 + 26 * k, label, 120,
                   presentation=None if pres is None else (355, pres[1], 120, 20))
         m.connect(route, k, prep)
         m.connect(prep, 0, box)
@@ -531,8 +531,9 @@ def max_main() -> str:
     # Envelope and knobs.
     m.comment(20, 420, "live.dial: /adsr, /knob index value, /gain", 300)
     pack_adsr = m.obj(20, 530, "pack 0.005 0.1 0.8 0.3")
-    dials = [("Attack", "Atk", 0.0, 5.0, 0.005, 2), ("Decay", "Dec", 0.0, 5.0, 0.1, 2),
-             ("Sustain", "Sus", 0.0, 1.0, 0.8, 1), ("Release", "Rel", 0.0, 10.0, 0.3, 2)]
+    # Unit style 1 (plain float): the envelope times are seconds, Live's time style is ms.
+    dials = [("Attack", "Atk", 0.0, 5.0, 0.005, 1), ("Decay", "Dec", 0.0, 5.0, 0.1, 1),
+             ("Sustain", "Sus", 0.0, 1.0, 0.8, 1), ("Release", "Rel", 0.0, 10.0, 0.3, 1)]
     for k, (name, short, lo, hi, init, unit) in enumerate(dials):
         d = m.live_dial(20 + 60 * k, 445, name, short, lo, hi, init, unit,
                         presentation=(20 + 60 * k, 390, 44, 48))
@@ -567,11 +568,11 @@ def max_main() -> str:
 
     route = _max_replies(m, 600, 600, presentation_y=500)
     # The library's names fill the four menus.
-    names = m.obj(860, 640, "t l b")
+    names = m.obj(400, 640, "t l b")
     m.connect(route, 4, names)
-    clear = m.message(980, 670, "clear")
-    it = m.obj(860, 670, "iter")
-    app = m.obj(860, 700, "prepend append")
+    clear = m.message(480, 670, "clear")
+    it = m.obj(400, 670, "iter")
+    app = m.obj(400, 700, "prepend append")
     m.connect(names, 1, clear)
     m.connect(names, 0, it)
     m.connect(it, 0, app)
@@ -602,8 +603,8 @@ def max_m4l() -> str:
     m.connect(note, 0, send)
     dials = [("Morph X", "X", 0.0, 1.0, 0.5, 1), ("Morph Y", "Y", 0.0, 1.0, 0.5, 1),
              ("Knob 0", "K0", -4.0, 4.0, 0.0, 1), ("Knob 1", "K1", -4.0, 4.0, 0.0, 1),
-             ("Knob 2", "K2", -4.0, 4.0, 0.0, 1), ("Attack", "Atk", 0.0, 5.0, 0.005, 2),
-             ("Release", "Rel", 0.0, 10.0, 0.3, 2), ("Gain", "Gain", -60.0, 12.0, -6.0, 4)]
+             ("Knob 2", "K2", -4.0, 4.0, 0.0, 1), ("Attack", "Atk", 0.0, 5.0, 0.005, 1),
+             ("Release", "Rel", 0.0, 10.0, 0.3, 1), ("Gain", "Gain", -60.0, 12.0, -6.0, 4)]
     ids = []
     for k, (name, short, lo, hi, init, unit) in enumerate(dials):
         ids.append(m.live_dial(20 + 60 * k, 160, name, short, lo, hi, init, unit,
