@@ -168,3 +168,21 @@ def test_a_failing_render_is_reported_and_the_worker_keeps_serving():
         assert len(errors) == 1 and "exploded" in str(errors[0])
     finally:
         q.close()
+
+
+def test_rapid_morph_changes_keep_the_heap_small_and_render_only_the_latest():
+    r, cache, q = make_queue(batch_size=1, max_length=16)
+    try:
+        r.gate.clear()
+        q.prerender([1000], generation=1)
+        assert r.started.wait(5)
+        for gen in range(2, 202):  # an XY drag: 200 morphs while one render is in flight
+            r.generation = gen
+            q.prerender([gen * 100 + k for k in range(16)], generation=gen)
+        assert len(q._heap) <= 5 * 16
+        r.gate.set()
+        assert q.wait_idle(10)
+        rendered = [k for batch in r.order for k in batch]
+        assert rendered == [1000] + [201 * 100 + k for k in range(16)]
+    finally:
+        q.close()
