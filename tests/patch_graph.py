@@ -632,7 +632,8 @@ def osc_session_sends(path: str | Path) -> list[Use]:
         pre = pre if isinstance(pre, list) else [pre]
         on_off = [w.get("on"), w.get("off")] if kind == "button" else []
         values = 0 if kind == "button" and all(v is None for v in on_off) else OSC_WIDGET_VALUES[kind]
-        uses.append(Use(str(path), address, len(pre) + values, f"widget {wid} ({kind})"))
+        tags = w.get("typeTags") or None
+        uses.append(Use(str(path), address, len(pre) + values, f"widget {wid} ({kind})", tags))
     return uses
 
 

@@ -300,6 +300,9 @@ def test_pd_patch_plays_morphs_renders_and_shows_the_servers_replies(served, tmp
     # The server took the patch's morph and envelope (Pd sends float32).
     assert served.controls.x == pytest.approx(0.3, abs=1e-6) and served.controls.y == pytest.approx(0.7, abs=1e-6)
     assert list(served.controls.sources) == names[:4]
+    adsr = served.controls.adsr
+    assert (adsr.attack, adsr.decay, adsr.sustain, adsr.release) == pytest.approx((0.01, 0.1, 0.8, 0.2), abs=1e-6)
+    assert served.controls.gain_db == -6 and served.controls.knobs[0] == pytest.approx(0.5)
     assert rms(served.out_dir / "pd.wav") > 1e-4
     served.stop()
     assert rms(served.recording) > 1e-5  # the held note was played
@@ -335,6 +338,9 @@ def test_supercollider_demo_plays_morphs_and_loads_the_render_into_a_buffer(serv
     assert "pattern: 4 events" in lines, text
     assert any(ln.startswith("synced ") for ln in lines), text
     assert list(served.controls.sources) == names[:4]
+    adsr = served.controls.adsr
+    assert (adsr.attack, adsr.decay, adsr.sustain, adsr.release) == pytest.approx((0.01, 0.2, 0.7, 0.4), abs=1e-6)
+    assert served.controls.gain_db == -6 and served.controls.knobs[0] == pytest.approx(0.5)
     # The pattern's last event moved the morph to x = 0.75 (Pseg 0 -> 1 over 0.8 s, every 0.2 s).
     assert served.controls.x == pytest.approx(0.75, abs=1e-3) and served.controls.y == pytest.approx(0.5)
     served.stop()
