@@ -120,12 +120,17 @@ class Library:
         return min(known, key=lambda v: (abs(v - velocity), -v))
 
     def resolve(self, name: str) -> str:
-        """The source called ``name``, or the only one whose name starts with it."""
+        """The source called ``name``, else the only one whose name starts with it, else
+        the only one whose name contains it."""
         if name in self._rows:
             return name
         matches = [n for n in self.names if n.startswith(name)]
         if len(matches) == 1:
             return matches[0]
+        if not matches and name:
+            matches = [n for n in self.names if name in n]
+            if len(matches) == 1:
+                return matches[0]
         if not matches:
             few = ", ".join(self.names[:8]) + (", ..." if len(self.names) > 8 else "")
             raise MorphsynthError(f"unknown source '{name}' (library has {len(self.names)}: {few})")
