@@ -62,8 +62,8 @@ def add_parser(sub) -> None:
     sf.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
     sf.add_argument("--workers", type=int, default=1, metavar="N",
                     help="rendering processes, one FluidSynth each (default 1)")
-    sf.add_argument("--silence-db", type=float, default=-60.0, metavar="DB",
-                    help="skip notes peaking below this level in dBFS (default -60)")
+    sf.add_argument("--silence-db", type=float, default=-70.0, metavar="DB",
+                    help="skip notes peaking below this level in dBFS (default -70)")
     sf.add_argument("--max-cents", type=float, metavar="C",
                     help="also skip notes whose measured fundamental is more than C cents from the "
                          "MIDI pitch (default: keep; organs and some leads sound an octave off by design)")
