@@ -5,8 +5,10 @@
 * :class:`SoundFontNotes`: serves FluidSynth notes through the Renderer contract
   (lookup / request / render / set_morph / stats), so OSC -> engine -> audio can be
   checked for pitch with notes whose pitch is known.
-* :func:`neural_parts`: a small CAE model folder and its latent library built from the
-  tiny dataset, for end-to-end tests through the real renderer.
+* :func:`library_for`: the latent library of a model folder (``tiny_model_dir``, the
+  trained tiny model) built from the tiny dataset, for end-to-end tests through the
+  real renderer; :func:`neural_parts`: an untrained small CAE and its library, where
+  a model that learned nothing will do.
 """
 
 from __future__ import annotations
@@ -145,6 +147,16 @@ def neural_parts(root: Path, dataset: Path) -> tuple[Path, Path]:
     assert main(["library", "build", "--model", str(model_dir), "--data", str(dataset),
                  "--out", str(library)]) == 0
     return model_dir, library
+
+
+def library_for(model_dir: Path, dataset: Path, out: Path) -> Path:
+    """Build (once) the latent library of ``model_dir`` from ``dataset`` at ``out``."""
+    from morphsynth.main import main
+
+    if not out.is_file():
+        assert main(["library", "build", "--model", str(model_dir), "--data", str(dataset),
+                     "--out", str(out)]) == 0
+    return out
 
 
 def neural_renderer(model_dir: Path, library: Path):

@@ -20,14 +20,16 @@ from morphsynth.server.address_space import TABLE, markdown
 from morphsynth.server.app import SynthServer
 from morphsynth.server.osc import CollectingSender, Handlers, build_message
 from morphsynth.server.server_config import ServeConfig
-from test_audio_support import SR, neural_parts, neural_renderer
+from test_audio_support import SR, library_for, neural_renderer
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def parts(tiny_dataset, tmp_path_factory):
-    return neural_parts(tmp_path_factory.mktemp("serve_model"), tiny_dataset)
+def parts(tiny_model_dir, tiny_dataset, tmp_path_factory):
+    """The trained tiny model and its library."""
+    lib = library_for(tiny_model_dir, tiny_dataset, tmp_path_factory.mktemp("serve_model") / "lib.safetensors")
+    return tiny_model_dir, lib
 
 
 @pytest.fixture
@@ -148,7 +150,7 @@ def test_status_reply_reports_voices_polyphony_cache_model_device_and_rate(rig):
     assert reply[0] == "/status.reply"
     active, poly, hits, misses, xruns, queue, dropped, model, device, rate = reply[1:]
     assert (active, poly, xruns, dropped) == (0, 64, 0, 0)
-    assert model == "serve-test" and device == "none" and rate == SR
+    assert model == rig.renderer.model.name and device == "none" and rate == SR
 
 
 def test_library_list_replies_with_every_source_name(rig):

@@ -19,14 +19,16 @@ from pythonosc.udp_client import SimpleUDPClient
 from morphsynth.server.app import SynthServer
 from morphsynth.server.engine import HELD
 from morphsynth.server.server_config import ServeConfig
-from test_audio_support import SR, neural_parts, neural_renderer
+from test_audio_support import SR, library_for, neural_renderer
 
 needs_liblo = pytest.mark.skipif(shutil.which("oscsend") is None, reason="liblo-tools is not installed")
 
 
 @pytest.fixture(scope="module")
-def parts(tiny_dataset, tmp_path_factory):
-    return neural_parts(tmp_path_factory.mktemp("serve_net_model"), tiny_dataset)
+def parts(tiny_model_dir, tiny_dataset, tmp_path_factory):
+    """The trained tiny model and its library."""
+    lib = library_for(tiny_model_dir, tiny_dataset, tmp_path_factory.mktemp("serve_net_model") / "lib.safetensors")
+    return tiny_model_dir, lib
 
 
 @pytest.fixture(scope="module")
