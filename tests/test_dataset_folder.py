@@ -158,3 +158,11 @@ def test_two_files_for_the_same_note_are_an_error_naming_both(tmp_path, notes44k
     write(src / "flute_A4_v100.flac", notes44k[(73, 69, 100)], fmt="FLAC")
     with pytest.raises(MorphsynthError, match="flute_A4.*same instrument, pitch and velocity as .*flute_A4"):
         import_folder(src, tmp_path / "out")
+
+
+def test_output_inside_the_input_folder_is_not_imported_again(tmp_path, notes44k):
+    src = tmp_path / "samples"
+    write(src / "flute_A4.wav", notes44k[(73, 69, 100)])
+    import_folder(src, src / "dataset")
+    report = import_folder(src, src / "dataset")
+    assert report.imported == 1 and len(nsynth.list_examples(src / "dataset")) == 1

@@ -235,8 +235,11 @@ class ImportReport:
         return f"imported {self.imported} notes from {len(self.instruments)} instruments; notes per split: {splits}"
 
 
-def collect_notes(folder: Path, manifest: Path | None = None) -> list[SampleNote]:
-    """The notes to import: from the manifest if any, else from the file names."""
+def collect_notes(folder: Path, manifest: Path | None = None, skip: Path | None = None) -> list[SampleNote]:
+    """The notes to import: from the manifest if any, else from the file names.
+
+    ``skip``: a folder (the output, when it sits inside the input) whose files are ignored.
+    """
     if not folder.is_dir():
         raise MorphsynthError(f"{folder}: input folder not found")
     if manifest is None and (folder / "manifest.csv").is_file():
@@ -249,7 +252,9 @@ def collect_notes(folder: Path, manifest: Path | None = None) -> list[SampleNote
             if not n.path.is_file():
                 raise MorphsynthError(f"{n.where}: file not found")
         return notes
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    skip = skip.resolve() if skip is not None else None
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+                   and not (skip is not None and p.resolve().is_relative_to(skip)))
     if not files:
         raise MorphsynthError(f"{folder}: no .wav, .flac or .aiff files")
     return [parse_file_name(p) for p in files]
@@ -272,7 +277,7 @@ def import_folder(folder: str | Path, out: str | Path, *, manifest: str | Path |
         raise MorphsynthError(f"--split {split}: expected train, valid, test or seeded")
     nsynth.family_index(default_family)
     nsynth.source_index(default_source)
-    notes = collect_notes(folder, Path(manifest) if manifest is not None else None)
+    notes = collect_notes(folder, Path(manifest) if manifest is not None else None, skip=out)
 
     # Existing instruments keep their number and split.
     examples = {s: nsynth.read_examples(nsynth.split_dir(out, s)) for s in nsynth.SPLITS}
