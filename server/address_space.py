@@ -96,7 +96,8 @@ TABLE: tuple[Address, ...] = (
     Address("/adsr", (Arg("attack", "f", "attack time", "s", 0, 60), Arg("decay", "f", "decay time", "s", 0, 60),
                       Arg("sustain", "f", "sustain level", "linear", 0, 1),
                       Arg("release", "f", "release time", "s", 0, 60)),
-            "Amplitude envelope for notes started from now on (release applies at once).",
+            "Amplitude envelope (linear segments). Applies at once: held notes move to the new "
+            "sustain level, notes released from now on use the new release.",
             "adsr", group="Sound"),
     Address("/gain", (Arg("db", "f", "output gain", "dB", -120, 24),),
             "Output gain before the safety limiter.", "gain", group="Sound"),
