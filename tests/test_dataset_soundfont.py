@@ -272,3 +272,15 @@ def test_programs_a_soundfont_lacks_are_left_out_before_splitting():
                             available=lambda sf2, program: program != 24)
     assert sorted(i.program for i in plan) == [0, 40, 73]
     assert sorted(i.split for i in plan) == ["test", "train", "valid"]
+
+
+def test_entries_whose_audio_was_deleted_are_dropped_on_rebuild(tmp_path):
+    common = dict(pitches=(60, 64), pitch_step=4, velocities=[100], valid_fraction=0.0, test_fraction=0.0)
+    build_soundfont_dataset([FLUID_R3], tmp_path, programs=[0, 40], **common)
+    gone = tmp_path / "nsynth-train" / "audio" / "string_acoustic_fluidr3gm040-064-100.wav"
+    gone.unlink()
+    report = build_soundfont_dataset([FLUID_R3], tmp_path, programs=[0], **common)
+    assert (report.rendered, report.kept) == (0, 2)
+    assert sorted(nsynth.read_examples(tmp_path / "nsynth-train")) == [
+        "keyboard_acoustic_fluidr3gm000-060-100", "keyboard_acoustic_fluidr3gm000-064-100",
+        "string_acoustic_fluidr3gm040-060-100"]

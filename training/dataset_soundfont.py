@@ -376,12 +376,6 @@ def _synth_for(sf2: str):
     return synth
 
 
-def _close_synths() -> None:
-    for synth in _SYNTHS.values():
-        synth.close()
-    _SYNTHS.clear()
-
-
 def _render_task(task: tuple[str, int, list[tuple[str, int, int]], float, float | None]) -> list[tuple[str, str]]:
     """Render one instrument's missing notes to ``audio/<note_str>.wav``.
 
@@ -465,6 +459,7 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
     # Check every SoundFont loads before anything is written.
     for p in dict.fromkeys(sf2s + list(whole)):
         _synth_for(str(p))
+
     def available(path: Path, program: int) -> bool:
         return _synth_for(str(path)).has_preset(program)
 
@@ -475,7 +470,12 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
                                    _existing_instruments(out), available)
     pitch_list = list(range(lo, hi + 1, pitch_step))
 
-    examples = {s: nsynth.read_examples(nsynth.split_dir(out, s)) for s in nsynth.SPLITS}
+    examples = {}
+    for split in nsynth.SPLITS:
+        folder = nsynth.split_dir(out, split)
+        # An entry whose WAV has gone is dropped (and re-rendered if planned).
+        examples[split] = {k: e for k, e in nsynth.read_examples(folder).items()
+                           if (folder / nsynth.AUDIO_DIR / f"{k}.wav").is_file()}
     planned: dict[str, tuple[str, dict]] = {}  # wav path -> (split, example)
     tasks = []
     for inst in instruments:
