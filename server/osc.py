@@ -40,6 +40,7 @@ MAX_TCP_PACKET = 1 << 20
 MAX_ADDRESS = 256              # bytes of an address (pattern) that are looked up
 MAX_WILDCARDS = 8              # '*' and '?' in one address pattern
 MAX_BUNDLE_DEPTH = 32          # bundles nested inside bundles
+MAX_BUNDLE_MESSAGES = 64       # messages in one packet, nested bundles included
 MAX_SCHEDULED = 4096           # bundles waiting for a future timetag
 MAX_TCP_CONNECTIONS = 64
 
@@ -179,8 +180,17 @@ class JobQueue:
             except Exception:  # a job reports its own errors; this keeps the worker alive
                 log.exception("job failed")
 
-    def close(self, timeout: float = 30.0) -> None:
-        self._q.put(None)
+    def close(self, timeout: float = 10.0) -> None:
+        # Waiting jobs are dropped: a stop must not sit through a queue of renders.
+        try:
+            while True:
+                self._q.get_nowait()
+        except queue.Empty:
+            pass
+        try:
+            self._q.put(None, timeout=1.0)
+        except queue.Full:
+            pass
         self._thread.join(timeout)
 
 
@@ -334,6 +344,7 @@ class OscServer:
         self.jobs = JobQueue()
         self.handlers = Handlers(controls, self.jobs, self, info)
         self.dispatcher = Dispatcher(strict_timing=False)
+        _quiet_python_osc()
         for address in TABLE:
             self.dispatcher.map(address.path, self._make_handler(address), needs_reply_address=True)
         self.dispatcher.set_default_handler(self._unknown, needs_reply_address=True)
@@ -396,7 +407,9 @@ class OscServer:
         """Handle one raw OSC packet (message or bundle) from ``sender``."""
         try:
             if OscBundle.dgram_is_bundle(data):
-                _check_bundle(data)
+                if _check_bundle(data) > MAX_BUNDLE_MESSAGES:
+                    # Each message costs up to ~1 ms: a 64 KB bundle of 3,000 would stall the socket.
+                    raise ValueError(f"more than {MAX_BUNDLE_MESSAGES} messages in one bundle")
                 self._run_element(OscBundle(data), sender)
             elif OscMessage.dgram_is_message(data):
                 self.dispatch_message(OscMessage(data), sender)
@@ -618,13 +631,17 @@ class OscServer:
         self.jobs.close()
 
 
-def _check_bundle(data: bytes, depth: int = 1) -> None:
-    """Raise ValueError unless every element's size fits (python-osc truncates silently)."""
+def _check_bundle(data: bytes, depth: int = 1) -> int:
+    """Raise ValueError unless every element's size fits (python-osc truncates silently).
+
+    Returns the number of messages inside, nested bundles included.
+    """
     if depth > MAX_BUNDLE_DEPTH:
         raise ValueError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
     if len(data) < 16:
         raise ValueError("bundle shorter than its header")
     index = 16
+    messages = 0
     while index < len(data):
         if index + 4 > len(data):
             raise ValueError("truncated element size")
@@ -634,8 +651,11 @@ def _check_bundle(data: bytes, depth: int = 1) -> None:
             raise ValueError(f"element of {size} bytes does not fit the bundle")
         element = data[index:index + size]
         if element.startswith(b"#bundle"):
-            _check_bundle(element, depth + 1)
+            messages += _check_bundle(element, depth + 1)
+        else:
+            messages += 1
         index += size
+    return messages
 
 
 KNOWN_TAGS = set("ifsbhdtcrmTFNI[]")
@@ -651,6 +671,19 @@ def _unsupported_tags(dgram: bytes) -> str:
     except osc_types.ParseError:
         return ""
     return "".join(sorted(set(tags[1:]) - KNOWN_TAGS)) if tags.startswith(",") else ""
+
+
+class _PythonOscWarnings(logging.Filter):
+    """Drops python-osc's root-logger warnings, one per odd packet: a flood would flood stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pythonosc" not in record.pathname
+
+
+def _quiet_python_osc() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(f, _PythonOscWarnings) for f in root.filters):
+        root.addFilter(_PythonOscWarnings())
 
 
 def _costly_pattern(address: str) -> str:
