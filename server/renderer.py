@@ -36,6 +36,8 @@ LOOP_TARGET_S = 0.4
 # Frames this close to note-off already carry the release (STFT window half-width plus margin).
 LOOP_GUARD_S = 0.08
 FADE_S = 0.25
+MAX_LOOP_GAIN = 4.0  # the most the level of a loop's end is corrected (12 dB)
+LEVEL_WINDOW_S = 0.02  # shortest window measuring a loop's level at each end (two periods when longer)
 SEAM_S = 0.003  # shortest blend around a loop seam (one period when that is longer)
 RECENT_KEYS = 128
 
@@ -101,6 +103,33 @@ def find_loop(audio: np.ndarray, sample_rate: int, f0_hz: float, hold_end: int,
     ncc = dots / (np.sqrt(energy) * (np.linalg.norm(ref) + 1e-12) + 1e-12)
     start = lo + int(np.argmax(ncc))
     return start, end
+
+
+def level_loop(audio: np.ndarray, loop_start: int, loop_end: int, window: int,
+               max_ratio: float = MAX_LOOP_GAIN) -> np.ndarray:
+    """Even out the level across the loop, in place, so repeats do not pump.
+
+    audio: ``[n_samples]``. A decaying note is quieter at ``loop_end`` than at
+    ``loop_start``; each wrap would jump back up. An exponential gain ramp over the loop
+    (1 at the start, ``rms_start / rms_end`` at the end, ``window`` samples measured
+    inside the loop at each end, clamped to ``1/max_ratio .. max_ratio``) brings the end
+    to the start's level, and the rest of the note (hold tail and release) keeps the
+    final gain, so the exit into the release stays continuous. Returns ``audio``.
+    """
+    window = min(window, (loop_end - loop_start) // 2)
+    if window < 2:
+        return audio
+    rms_start = float(np.sqrt(np.mean(np.square(audio[loop_start:loop_start + window], dtype=np.float64))))
+    rms_end = float(np.sqrt(np.mean(np.square(audio[loop_end - window:loop_end], dtype=np.float64))))
+    if rms_start <= 0 or rms_end <= 0:
+        return audio
+    log_gain = math.log(min(max(rms_start / rms_end, 1 / max_ratio), max_ratio))
+    # Gain 1 at the start window's centre, the full correction from the end window's centre on.
+    t = np.arange(loop_end - loop_start, dtype=np.float64)
+    frac = np.clip((t - window / 2) / (loop_end - loop_start - window), 0.0, 1.0)
+    audio[loop_start:loop_end] *= np.exp(log_gain * frac).astype(audio.dtype)
+    audio[loop_end:] *= np.float32(math.exp(log_gain))
+    return audio
 
 
 def smooth_loop_seam(audio: np.ndarray, loop_start: int, loop_end: int, width: int) -> np.ndarray:
@@ -410,6 +439,7 @@ class Renderer:
             a = np.ascontiguousarray(a, dtype=np.float32)
             f0 = 440.0 * 2 ** ((pitch - 69) / 12)
             start, end = find_loop(a, self.out_rate, f0, self.hold_end)
+            level_loop(a, start, end, max(int(2 * self.out_rate / f0), int(LEVEL_WINDOW_S * self.out_rate)))
             smooth_loop_seam(a, start, end, max(int(self.out_rate / f0), int(SEAM_S * self.out_rate)))
             notes.append(RenderedNote(a, self.out_rate, self.hold_end, start, end, pitch,
                                       self.library.nearest_velocity(velocity)))

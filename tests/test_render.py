@@ -304,3 +304,24 @@ def test_add_source_makes_a_users_note_playable_and_replacing_it_renders_anew(mo
         r.add_source(str(wav), "myorgan", pitch=60)
         second = r.render_note(Morph(("myorgan",), (1.0,)), 60, 100)
         assert second is not first and not np.array_equal(second.audio, first.audio)
+
+
+def test_level_loop_evens_a_decaying_loop_and_keeps_the_release_continuous():
+    from morphsynth.server.renderer import level_loop
+
+    sr, f0 = 48000, 110.0
+    t = np.arange(4 * sr) / sr
+    tone = (np.sin(2 * np.pi * f0 * t) * np.exp(-t / 0.5)).astype(np.float32)
+    start, end = find_loop(tone, sr, f0, 3 * sr)
+    w = int(2 * sr / f0)
+    before = tone.copy()
+    level_loop(tone, start, end, w)
+
+    def rms(x):
+        return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+    assert rms(before[end - w:end]) < 0.6 * rms(before[start:start + w])  # decays over the loop...
+    assert rms(tone[end - w:end]) == pytest.approx(rms(tone[start:start + w]), rel=0.1)  # ...not after levelling
+    gain = tone[end + 10] / before[end + 10]
+    assert tone[-1000] / before[-1000] == pytest.approx(gain, rel=1e-4)  # the release keeps the end gain
+    assert np.array_equal(tone[:start], before[:start])
