@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="pitch tracker for the accuracy column")
     parser.add_argument("--no-pitch", action="store_true", help="skip the pitch-accuracy column")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="time each method this many times and keep the fastest (steadier on a busy machine)")
+                        help="rounds over all methods; each keeps its fastest round (steadier on a busy machine)")
     parser.add_argument("--quick", action="store_true", help="fewer rows: modes and references only")
     parser.add_argument("--audio", help="load notes from an .npz (audio, meta) instead of rendering")
     parser.add_argument("--save-audio", help="write the rendered notes to this .npz and continue")
@@ -97,29 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     n = mag.shape[0]
 
     notes_skipped: list[str] = []
-    rows: list[tuple[str, float, torch.Tensor]] = []  # name, ms/note, audio [n, samples] on the CPU
+    jobs: list[tuple[str, object, object]] = []  # name, run over all notes, warm-up or None
 
-    def timed(name: str, fn, warm=None) -> None:
-        if warm is not None:
-            warm()
-        best = float("inf")
-        for _ in range(max(1, args.repeat)):
-            sync(device)
-            start = time.perf_counter()
-            out = fn()
-            sync(device)
-            best = min(best, time.perf_counter() - start)
-        ms = best * 1000 / n
-        rows.append((name, ms, out.detach().float().cpu()))
-        print(f"  {name}: {ms:.1f} ms/note", file=sys.stderr)
+    def register(name: str, fn, warm=None) -> None:
+        jobs.append((name, fn, warm))
 
     def ours(method: str, n_iter: int | None = None):
         kwargs = dict(method=method, n_iter=n_iter, batch_size=args.batch_size)
         return (lambda: phase.reconstruct(mag_dev, **kwargs),
                 lambda: phase.reconstruct(mag_dev[:2], **kwargs))
 
-    timed("true phase (upper bound)", lambda: spectral.istft(true_spec, N_FFT, HOP))
-    timed("random phase (lower bound)", *ours("griffinlim", 0))
+    register("true phase (upper bound)", lambda: spectral.istft(true_spec, N_FFT, HOP))
+    register("random phase (lower bound)", *ours("griffinlim", 0))
 
     if have("librosa"):
         import librosa
@@ -132,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 for m in mags]))
 
         # The first call compiles librosa's numba helpers: keep it out of the timing.
-        timed("librosa.griffinlim 32 it.", lambda: librosa_gl(32), lambda: librosa_gl(2, 1))
-        timed("librosa.griffinlim 100 it.", lambda: librosa_gl(100))
+        register("librosa.griffinlim 32 it.", lambda: librosa_gl(32), lambda: librosa_gl(2, 1))
+        register("librosa.griffinlim 100 it.", lambda: librosa_gl(100))
     else:
         notes_skipped.append("librosa not installed: no librosa.griffinlim rows, no ratios")
 
@@ -149,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = torch.polar(torch.from_numpy(mags), torch.from_numpy(phases)).to(torch.complex64)
             return spectral.istft(spec, N_FFT, HOP)
 
-        timed("pghipy (numba), one pass", pghipy_run, lambda: pghipy_run(1))
+        register("pghipy (numba), one pass", pghipy_run, lambda: pghipy_run(1))
     else:
         notes_skipped.append("pghipy not installed: no pghipy row")
 
@@ -161,10 +150,27 @@ def main(argv: list[str] | None = None) -> int:
         label = {"griffinlim": "fast Griffin-Lim", "pghi": "PGHI (vectorised)", "pghi_heap": "PGHI (heap)"}[method]
         name = f"{label}, one pass" if n_iter == 0 else (f"{label} {n_iter} it." if method == "griffinlim"
                                                         else f"{label} + {n_iter} fGL it.")
-        timed(name, *ours(method, n_iter))
+        register(name, *ours(method, n_iter))
     for mode in phase.MODES:
         method, n_iter = phase.MODES[mode]
-        timed(f"mode '{mode}' ({method} + {n_iter} it.)", *ours(mode))
+        register(f"mode '{mode}' ({method} + {n_iter} it.)", *ours(mode))
+
+    for name, _, warm in jobs:
+        if warm is not None:
+            warm()
+    # Rounds over all methods, keeping each one's fastest: a load spike from another
+    # process then hits one round of every method rather than every round of one.
+    best = {name: float("inf") for name, _, _ in jobs}
+    outputs = {}
+    for round_index in range(max(1, args.repeat)):
+        for name, fn, _ in jobs:
+            sync(device)
+            start = time.perf_counter()
+            outputs[name] = fn()
+            sync(device)
+            best[name] = min(best[name], time.perf_counter() - start)
+            print(f"  round {round_index + 1}: {name}: {best[name] * 1000 / n:.1f} ms/note", file=sys.stderr)
+    rows = [(name, best[name] * 1000 / n, outputs[name].detach().float().cpu()) for name, _, _ in jobs]
 
     # Quality columns, computed after all timings.
     accuracy = {}

@@ -49,6 +49,14 @@ def test_true_phase_without_iterations_returns_the_original_audio(audio, mag):
     assert torch.max(torch.abs(out - audio)) < 1e-5
 
 
+@pytest.mark.parametrize("n_fft, hop", [(512, 128), (1024, 300)])
+def test_true_phase_round_trip_holds_for_other_stft_settings(n_fft, hop):
+    x = synthetic_note()
+    spec = spectral.stft(x, n_fft, hop).unsqueeze(0)
+    out = phase.griffin_lim(spec.abs(), n_iter=0, phase=torch.angle(spec), n_fft=n_fft, hop=hop)
+    assert torch.allclose(out, spectral.istft(spec, n_fft, hop), atol=1e-5)
+
+
 def test_random_phase_is_far_from_the_true_magnitude(mag):
     out = phase.reconstruct(mag, "griffinlim", n_iter=0)
     assert torch.all(sc_of(mag, out) > 0.5)

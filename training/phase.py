@@ -65,10 +65,7 @@ class _FramesStft:
         self.n_fft, self.hop, self.n_frames = n_fft, hop, n_frames
         self.length = (n_frames - 1) * hop
         self.window = torch.hann_window(n_fft, periodic=True, dtype=dtype, device=device)
-        padded = self.length + n_fft
-        envelope = torch.zeros(padded, dtype=dtype, device=device)
-        for t in range(n_frames):
-            envelope[t * hop: t * hop + n_fft] += self.window ** 2
+        envelope = _overlap_add((self.window ** 2).expand(1, n_frames, n_fft), hop)[0]
         # Least-squares iSTFT divides by the summed squared window; 0 where no frame reaches.
         inv = torch.where(envelope > 1e-10, 1.0 / envelope.clamp_min(1e-10), torch.zeros_like(envelope))
         self.inv_envelope = inv[n_fft // 2: n_fft // 2 + self.length]
@@ -83,19 +80,23 @@ class _FramesStft:
     def inverse(self, spec: torch.Tensor) -> torch.Tensor:
         """complex ``[batch, n_frames, n_bins]`` → audio ``[batch, length]``."""
         frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * self.window  # [batch, n_frames, n_fft]
-        batch, n_frames, n_fft = frames.shape
-        hop = self.hop
-        out = frames.new_zeros(batch, (n_frames - 1) * hop + n_fft)
-        if n_fft % hop == 0:
-            r = n_fft // hop
-            chunks = frames.reshape(batch, n_frames, r, hop)
-            for k in range(r):
-                out[:, k * hop: (k + n_frames) * hop] += chunks[:, :, k, :].reshape(batch, n_frames * hop)
-        else:
-            out = torch.nn.functional.fold(frames.transpose(1, 2), output_size=(1, out.shape[-1]),
-                                           kernel_size=(1, n_fft), stride=(1, hop)).reshape(batch, -1)
-        half = n_fft // 2
-        return out[:, half: half + self.length] * self.inv_envelope
+        half = self.n_fft // 2
+        return _overlap_add(frames, self.hop)[:, half: half + self.length] * self.inv_envelope
+
+
+def _overlap_add(frames: torch.Tensor, hop: int) -> torch.Tensor:
+    """``[batch, n_frames, n_fft]`` → ``[batch, (n_frames - 1) * hop + n_fft]``, frames summed ``hop`` apart."""
+    batch, n_frames, n_fft = frames.shape
+    out = frames.new_zeros(batch, (n_frames - 1) * hop + n_fft)
+    if n_fft % hop == 0:
+        # n_fft / hop shifted adds of whole hop-sized blocks beat fold's index arithmetic.
+        r = n_fft // hop
+        chunks = frames.reshape(batch, n_frames, r, hop)
+        for k in range(r):
+            out[:, k * hop: (k + n_frames) * hop] += chunks[:, :, k, :].reshape(batch, n_frames * hop)
+        return out
+    return torch.nn.functional.fold(frames.transpose(1, 2), output_size=(1, out.shape[-1]),
+                                    kernel_size=(1, n_fft), stride=(1, hop)).reshape(batch, -1)
 
 
 def _check_mag(mag: torch.Tensor, n_fft: int) -> None:
@@ -115,7 +116,8 @@ def random_phase(shape: tuple[int, ...], seed: int = 0, dtype: torch.dtype = tor
                  device: torch.device | str = "cpu") -> torch.Tensor:
     """Uniform phase in [-π, π), drawn on the CPU from ``seed`` so every device gets the same."""
     gen = torch.Generator().manual_seed(seed)
-    return ((torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * math.pi).to(dtype=dtype, device=device)
+    draw = torch.float64 if dtype == torch.float64 else torch.float32
+    return ((torch.rand(shape, generator=gen, dtype=draw) * 2 - 1) * math.pi).to(dtype=dtype, device=device)
 
 
 def griffin_lim(mag: torch.Tensor, n_iter: int = 32, momentum: float = 0.99, phase: torch.Tensor | None = None,
