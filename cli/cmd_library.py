@@ -10,6 +10,7 @@ from morphsynth.main import subcommand
 
 EXAMPLES = """\
   morphsynth library build --model models/default --data data/fluid --out lib.safetensors
+  morphsynth library build --model models/default --data data/gm --data data/timgm --out models/default/library.safetensors
   morphsynth library build --model runs/cae --data data/fluid/nsynth-test --velocity 100 --pitch-step 3 --out test.safetensors
   morphsynth library add --library lib.safetensors --model models/default --audio my_cello.wav --name mycello
   morphsynth library add --library lib.safetensors --audio whistle.flac --name whistle --pitch 79
@@ -36,7 +37,8 @@ def add_parser(sub) -> None:
                            description="Encode every note of an NSynth-layout folder (all splits under DIR, "
                                        "or one split folder) into a library.")
     b.add_argument("--model", required=True, help="model folder")
-    b.add_argument("--data", required=True, help="dataset root (nsynth-*/ inside) or one split folder")
+    b.add_argument("--data", required=True, action="append",
+                   help="dataset root (nsynth-*/ inside) or one split folder; repeat to combine datasets")
     b.add_argument("--out", required=True, help="library file to write (.safetensors)")
     b.add_argument("--velocity", type=int, action="append", help="keep only this velocity (repeatable)")
     b.add_argument("--pitch-step", type=int, default=1, help="keep every Nth pitch (from MIDI 21) to shrink the file")
@@ -111,10 +113,11 @@ def run_build(args) -> int:
     if not out.parent.is_dir():
         raise MorphsynthError(f"--out {out}: folder {out.parent} does not exist")
     model = load_synth_model(args.model, device=torch.device(args.device))
-    examples = list_examples(args.data, note_filter=NoteFilter(velocities=args.velocity))
+    examples = [ex for data in args.data
+                for ex in list_examples(data, note_filter=NoteFilter(velocities=args.velocity))]
     examples = [ex for ex in examples if (ex.pitch - 21) % args.pitch_step == 0]
     if not examples:
-        raise MorphsynthError(f"--data {args.data}: no notes left to encode (check --velocity/--pitch-step)")
+        raise MorphsynthError(f"--data {' '.join(args.data)}: no notes left to encode (check --velocity/--pitch-step)")
     n_samples = model.stft.n_samples(model.n_frames)
     for ex in examples[:1]:
         if ex.sample_rate != model.stft.sample_rate:

@@ -229,3 +229,13 @@ def test_library_build_errors_are_one_line(model_dirs, tmp_path, capsys):
     assert main(["library", "build", "--model", str(tmp_path / "nomodel"), "--data", str(tmp_path),
                  "--out", str(tmp_path / "o.safetensors")]) == 2
     assert "model folder not found" in capsys.readouterr().err
+
+
+def test_build_combines_several_data_folders(tiny_dataset, model_dirs, tmp_path):
+    out = tmp_path / "two.safetensors"
+    assert main(["library", "build", "--model", str(model_dirs[0]), "--data", str(tiny_dataset / "nsynth-valid"),
+                 "--data", str(tiny_dataset / "nsynth-test"), "--out", str(out)]) == 0
+    expected = list_examples(tiny_dataset, ["valid", "test"])
+    lib = Library.load(out)
+    assert lib.latents.shape[0] == len(expected)
+    assert sorted(lib.names) == sorted({ex.instrument_str for ex in expected})
