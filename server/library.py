@@ -90,6 +90,7 @@ class Library:
     pca_std: torch.Tensor | None = None
     mode: str = "nearest"
     _rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _velocities: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if self.pca_mean is None:
@@ -99,6 +100,8 @@ class Library:
     def _index(self) -> None:
         src = self.source_index.numpy()
         self._rows = {name: np.flatnonzero(src == i) for i, name in enumerate(self.names)}
+        # Every note-on snaps its velocity: keep the sorted set at hand.
+        self._velocities = sorted({int(v) for v in self.velocities.tolist()})
 
     # ----------------------------------------------------------------- queries
     @property
@@ -112,12 +115,11 @@ class Library:
 
     @property
     def known_velocities(self) -> list[int]:
-        return sorted({int(v) for v in self.velocities.tolist()})
+        return list(self._velocities)
 
     def nearest_velocity(self, velocity: int) -> int:
         """The library velocity nearest to ``velocity`` (ties go to the louder one)."""
-        known = self.known_velocities
-        return min(known, key=lambda v: (abs(v - velocity), -v))
+        return min(self._velocities, key=lambda v: (abs(v - velocity), -v))
 
     def resolve(self, name: str) -> str:
         """The source called ``name``, else the only one whose name starts with it, else
