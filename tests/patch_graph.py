@@ -264,12 +264,18 @@ def pd_sends(path: str | Path) -> list[Use]:
     patch = read_pd(path)
     uses = []
     for b in patch.find("oscformat"):
-        address = "/" + "/".join(a for a in b.atoms[1:] if not a.startswith("-"))
-        types = None
+        words, types, rest = [], None, b.atoms[1:]
+        while rest:
+            if rest[0] == "-f" and len(rest) > 1:  # creation flag: the type tags
+                types, rest = rest[1], rest[2:]
+            else:
+                words.append(rest[0])
+                rest = rest[1:]
+        address = "/" + "/".join(words)
         for src, _ in patch.sources(b, 0):
             if src.kind == "msg" and src.atoms[:1] == ["format"] and len(src.atoms) > 1:
                 types = src.atoms[1]
-        where = f"[oscformat {' '.join(b.atoms[1:])}] (box {b.index})"
+        where = f"[oscformat {' '.join(b.atoms[1:])}] (box {b.index}, canvas {b.canvas})"
         counts = []
         for src, o in patch.sources(b, 0):
             counts += pd_counts(patch, src, o)

@@ -73,11 +73,17 @@ def pd_client() -> str:
     return c.text()
 
 
-def _format_on_load(c: PdCanvas, lb: int, x: int, y: int, fmt: str, target: int) -> None:
-    """Set [oscformat]'s type tags at load time (Pd would otherwise send every number as f)."""
-    m = c.msg(x, y, f"format {fmt}")
-    c.connect(lb, 0, m)
-    c.connect(m, 0, target)
+def _osc(c: PdCanvas, x: int, y: int, words: str, tags: str = "") -> int:
+    """[oscformat -f TAGS words] and, to its right, [s $0-out] towards the client.
+
+    ``-f`` fixes the type tags (Pd would send every number as a float); the send keeps
+    wires from crossing the patch to the one [morphsynth-client].
+    """
+    text = f"oscformat {'-f ' + tags + ' ' if tags else ''}{words}"
+    fmt = c.obj(x, y, text)
+    out = c.obj(x + 7 * len(text) + 14, y, "s $0-out")
+    c.connect(fmt, 0, out)
+    return fmt
 
 
 def _replies(c: PdCanvas, client: int, x: int, y: int) -> None:
@@ -111,8 +117,8 @@ def pd_main() -> str:
     c.comment(20, 28, "Every control also listens on a receive name (in brackets) so other "
                       "patches or pd -send can drive it. See morphsynth-*-help.pd per address group.")
     client = c.obj(980, 60, f"morphsynth-client {DEFAULT_PORT}")
-    c.comment(980, 35, "server (change: morphsynth-port P)")
-    lb = c.obj(980, 8, "loadbang")
+    c.comment(1180, 62, "<- the server (retarget: morphsynth-port P)")
+    c.connect(c.obj(1180, 35, "r $0-out"), 0, client)
 
     # Notes ------------------------------------------------------------------------------
     c.comment(20, 60, "NOTES /note/on /note/off /panic")
@@ -124,9 +130,9 @@ def pd_main() -> str:
     f_pitch = c.obj(20, 190, "f")
     f_vel = c.obj(70, 190, "f")
     pack_on = c.obj(20, 225, "pack f f")
-    fmt_on = c.obj(20, 290, "oscformat note on")
+    fmt_on = _osc(c, 20, 290, "note on", "ii")
     f_off = c.obj(130, 190, "f")
-    fmt_off = c.obj(150, 290, "oscformat note off")
+    fmt_off = _osc(c, 20, 320, "note off", "i")
     c.connect(pitch, 0, f_pitch, 1)
     c.connect(pitch, 0, f_off, 1)
     c.connect(vel, 0, f_vel, 1)
@@ -139,15 +145,12 @@ def pd_main() -> str:
     c.connect(off, 0, f_off)
     c.connect(f_off, 0, fmt_off)
     r_noteon = c.obj(20, 255, "r ms-noteon")
-    c.comment(20, 240, "")
     un_on = c.obj(110, 255, "unpack f f")
     c.connect(r_noteon, 0, un_on)
     c.connect(un_on, 1, pack_on, 1)
     c.connect(un_on, 0, pack_on, 0)
     r_noteoff = c.obj(200, 255, "r ms-noteoff")
     c.connect(r_noteoff, 0, f_off)
-    _format_on_load(c, lb, 20, 320, "ii", fmt_on)
-    _format_on_load(c, lb, 150, 320, "i", fmt_off)
     # A MIDI keyboard plays too: velocity 0 is a note-off.
     c.comment(20, 355, "MIDI keyboard in")
     notein = c.obj(20, 375, "notein")
@@ -175,13 +178,13 @@ def pd_main() -> str:
     c.connect(gate_off, 0, split_off)
     c.connect(split_off, 0, fmt_off)
     panic = c.bng(20, 655, receive="ms-panic", label="panic_[ms-panic]")
-    fmt_panic = c.obj(20, 690, "oscformat panic")
+    fmt_panic = _osc(c, 20, 690, "panic")
     c.connect(panic, 0, fmt_panic)
 
     # Morph ------------------------------------------------------------------------------
     c.comment(300, 60, "MORPH /morph/sources /morph/xy /morph/weights /knob")
-    c.comment(300, 80, "sources at the XY corners (0 0) (1 0) (0 1) (1 1): type a name or")
-    c.comment(300, 96, "its index in the library list [ms-pick1..4]; set [ms-sources-send]")
+    c.comment(300, 80, "sources at the XY corners (0 0) (1 0) (0 1) (1 1): type a name, or its")
+    c.comment(300, 96, "index in the library list [ms-pick1..4], then set [ms-sources-send]")
     # [pd sources] collects the filled slots (an empty symbol has no characters) into a list.
     slots = PdCanvas(520, 300)
     slots.comment(10, 5, "bang: the filled source slots as one list")
@@ -213,10 +216,10 @@ def pd_main() -> str:
         slots.connect(filled, 0, gate, 1)
         slots.connect(t_s, 0, gate)
         slots.connect(gate, 0, acc)
-    send_src = c.bng(590, 115, receive="ms-sources-send", label="set")
-    collect = c.subpatch(300, 180, "sources", slots)
-    as_list = c.obj(300, 210, "list")
-    fmt_src = c.obj(300, 240, "oscformat morph sources")
+    send_src = c.bng(590, 128, receive="ms-sources-send", label="set")
+    collect = c.subpatch(300, 195, "sources", slots)
+    as_list = c.obj(300, 220, "list")
+    fmt_src = _osc(c, 300, 245, "morph sources")
     c.chain(send_src, collect, as_list, fmt_src)
     # Each slot can also pick a name by its index in the last /library/list.reply.
     picks = PdCanvas(520, 260)
@@ -231,11 +234,11 @@ def pd_main() -> str:
         s_slot = picks.obj(10 + 125 * i, 210, f"s ms-src{i + 1}")
         picks.chain(r_pick, get, store, trim, sym, s_slot)
         picks.connect(r_lib, 0, store, 1)
-    c.subpatch(400, 180, "library-picks", picks)
+    c.subpatch(400, 195, "library-picks", picks)
     for i in range(4):
-        c.symbolatom(300 + 140 * (i % 2), 115 + 30 * (i // 2), 11, receive=f"ms-src{i + 1}",
-                     send=f"ms-src{i + 1}-value", label=f"[ms-src{i + 1}]")
-        c.nbx(300 + 140 * (i % 2) + 88, 115 + 30 * (i // 2), 0, 999, width=2, send=f"ms-pick{i + 1}")
+        c.symbolatom(300 + 140 * (i % 2), 128 + 32 * (i // 2), 11, receive=f"ms-src{i + 1}",
+                     send=f"ms-src{i + 1}-value", label=f"[ms-src{i + 1}]", label_pos=2)
+        c.nbx(300 + 140 * (i % 2) + 88, 128 + 32 * (i // 2), 0, 999, width=2, send=f"ms-pick{i + 1}")
     # XY pad: a canvas with a puck, driven by the two sliders along its edges.
     pad_x, pad_y, size = 330, 300, 160
     c.cnv(pad_x, pad_y, size, size, color="#dce6f0", label="XY")
@@ -244,7 +247,7 @@ def pd_main() -> str:
     xsl = c.hsl(pad_x, pad_y + size + 8, 0, 1, receive="ms-x", label="x_[ms-x]_[ms-y]", init=0.5, width=size)
     t_y = c.obj(520, 310, "t b f")
     pack_xy = c.obj(520, 340, "pack f f")
-    fmt_xy = c.obj(520, 400, "oscformat morph xy")
+    fmt_xy = _osc(c, 520, 425, "morph xy")
     c.connect(xsl, 0, pack_xy, 0)
     c.connect(ysl, 0, t_y)
     c.connect(t_y, 1, pack_xy, 1)
@@ -256,9 +259,9 @@ def pd_main() -> str:
     c.connect(un_xy, 1, pack_xy, 1)
     c.connect(un_xy, 0, pack_xy, 0)
     to_px = c.obj(520, 370, f"expr $f1*{size - 10}+{pad_x} \\; (1-$f2)*{size - 10}+{pad_y}")
-    pack_pos = c.obj(660, 420, "pack f f")
-    pos = c.msg(660, 450, "pos $1 $2")
-    s_puck = c.obj(660, 480, "s ms-puck")
+    pack_pos = c.obj(660, 455, "pack f f")
+    pos = c.msg(660, 480, "pos $1 $2")
+    s_puck = c.obj(660, 505, "s ms-puck")
     c.connect(pack_xy, 0, to_px)
     c.connect(to_px, 1, pack_pos, 1)
     c.connect(to_px, 0, pack_pos, 0)
@@ -267,47 +270,46 @@ def pd_main() -> str:
     c.comment(300, 500, "weights, one per source (clears the XY position)")
     w2 = c.msg(300, 520, "1 0 0 0")
     w4 = c.msg(370, 520, "0.25 0.25 0.25 0.25")
-    fmt_w = c.obj(300, 550, "oscformat morph weights")
+    fmt_w = _osc(c, 300, 550, "morph weights")
     c.connect(w2, 0, fmt_w)
     c.connect(w4, 0, fmt_w)
     c.comment(300, 590, "knobs: latent axes in std devs [ms-knob0..3]")
-    fmt_knob = c.obj(300, 715, "oscformat knob")
+    fmt_knob = _osc(c, 300, 715, "knob", "if")
     for i in range(4):
         k = c.vsl(300 + 45 * i, 615, -3, 3, receive=f"ms-knob{i}", label=f"k{i}", init=0, height=60)
         m = c.msg(300 + 45 * i, 685, f"{i} $1")
         c.connect(k, 0, m)
         c.connect(m, 0, fmt_knob)
-    _format_on_load(c, lb, 420, 715, "if", fmt_knob)
 
     # Envelope and gain --------------------------------------------------------------
     c.comment(780, 480, "ENVELOPE /adsr (s, s, 0..1, s) and /gain (dB)")
     adsr_specs = [("attack", 0.001, 2.0, 0.005), ("decay", 0.001, 2.0, 0.1),
                   ("sustain", 0.0, 1.0, 0.8), ("release", 0.001, 4.0, 0.3)]
-    pack_adsr = c.obj(780, 640, "pack f f f f")
+    pack_adsr = c.obj(780, 660, "pack f f f f")
     for i, (name, lo, hi, init) in enumerate(adsr_specs):
-        s = c.hsl(780, 510 + 25 * i, lo, hi, receive=f"ms-{name}", label=f"{name}_[ms-{name}]", init=init,
+        s = c.hsl(780, 515 + 30 * i, lo, hi, receive=f"ms-{name}", label=f"{name}_[ms-{name}]", init=init,
                   width=110)
         if i == 0:
             c.connect(s, 0, pack_adsr, 0)
         else:
-            t = c.obj(920 + 50 * (i - 1), 605, "t b f")
+            t = c.obj(920 + 50 * (i - 1), 630, "t b f")
             c.connect(s, 0, t)
             c.connect(t, 1, pack_adsr, i)
             c.connect(t, 0, pack_adsr, 0)
-    r_adsr = c.obj(920, 640, "r ms-adsr")
-    un_adsr = c.obj(920, 670, "unpack f f f f")
+    r_adsr = c.obj(920, 660, "r ms-adsr")
+    un_adsr = c.obj(920, 685, "unpack f f f f")
     c.connect(r_adsr, 0, un_adsr)
     for i in (3, 2, 1, 0):
         c.connect(un_adsr, i, pack_adsr, i)
-    fmt_adsr = c.obj(780, 700, "oscformat adsr")
+    fmt_adsr = _osc(c, 780, 710, "adsr")
     c.connect(pack_adsr, 0, fmt_adsr)
     gain = c.hsl(1060, 510, -60, 12, receive="ms-gain", label="gain_dB_[ms-gain]", init=-6, width=110)
-    fmt_gain = c.obj(1060, 540, "oscformat gain")
+    fmt_gain = _osc(c, 1060, 540, "gain")
     c.connect(gain, 0, fmt_gain)
 
     # Render, library, status ----------------------------------------------------------
     c.comment(780, 100, "RENDER /render -> /done /render path")
-    path = c.symbolatom(780, 125, 18, receive="ms-render-path", label="[ms-render-path]")
+    path = c.symbolatom(780, 125, 18, receive="ms-render-path", label="path_[ms-render-path]", label_pos=1)
     r_pitch = c.nbx(780, 160, 0, 127, receive="ms-render-pitch", label="pitch", init=60, width=3)
     r_vel = c.nbx(830, 160, 1, 127, receive="ms-render-velocity", label="vel", init=100, width=3)
     r_dur = c.nbx(880, 160, 0.05, 30, receive="ms-render-duration", label="dur_s", init=2, width=3)
@@ -316,7 +318,7 @@ def pd_main() -> str:
     s_path = c.obj(780, 215, "symbol")
     f_p, f_v, f_d = (c.obj(850 + 35 * i, 215, "f") for i in range(3))
     pack_r = c.obj(780, 240, "pack s f f f")
-    fmt_r = c.obj(780, 265, "oscformat render")
+    fmt_r = _osc(c, 780, 265, "render", "siif")
     c.connect(path, 0, s_path, 1)
     c.connect(r_pitch, 0, f_p, 1)
     c.connect(r_vel, 0, f_v, 1)
@@ -326,20 +328,19 @@ def pd_main() -> str:
         c.connect(t_r, i, box)
         c.connect(box, 0, pack_r, i)
     c.connect(pack_r, 0, fmt_r)
-    _format_on_load(c, lb, 900, 265, "siif", fmt_r)
 
-    c.comment(780, 300, "LIBRARY /library/list /library/add path name")
+    c.comment(780, 300, "LIBRARY /library/list, /library/add")
     lib_list = c.bng(780, 320, receive="ms-library-list", label="list_[ms-library-list]")
-    fmt_ll = c.obj(780, 350, "oscformat library list")
+    fmt_ll = _osc(c, 780, 350, "library list")
     c.connect(lib_list, 0, fmt_ll)
-    add_path = c.symbolatom(780, 385, 14, receive="ms-add-path", label="path")
-    add_name = c.symbolatom(920, 385, 8, receive="ms-add-name", label="name")
+    add_path = c.symbolatom(780, 385, 14, receive="ms-add-path", label="path", label_pos=2)
+    add_name = c.symbolatom(920, 385, 8, receive="ms-add-name", label="name", label_pos=2)
     add_bang = c.bng(1010, 383, receive="ms-library-add", label="add")
     s_ap = c.obj(780, 410, "symbol")
     s_an = c.obj(860, 410, "symbol")
     t_add = c.obj(940, 410, "t b b")
     pack_add = c.obj(780, 435, "pack s s")
-    fmt_add = c.obj(780, 460, "oscformat library add")
+    fmt_add = _osc(c, 780, 460, "library add")
     c.connect(add_path, 0, s_ap, 1)
     c.connect(add_name, 0, s_an, 1)
     c.connect(add_bang, 0, t_add)
@@ -351,27 +352,21 @@ def pd_main() -> str:
 
     c.comment(1060, 100, "STATUS")
     st = c.bng(1060, 120, receive="ms-status", label="status_[ms-status]")
-    fmt_st = c.obj(1060, 150, "oscformat status")
+    fmt_st = _osc(c, 1060, 150, "status")
     c.connect(st, 0, fmt_st)
     notify = c.tgl(1060, 180, receive="ms-notify", label="notify_[ms-notify]")
-    fmt_nt = c.obj(1060, 210, "oscformat notify")
+    fmt_nt = _osc(c, 1060, 210, "notify", "i")
     c.connect(notify, 0, fmt_nt)
     sync = c.bng(1060, 240, receive="ms-sync", label="sync_[ms-sync]")
     f_sync = c.obj(1060, 270, "f")
     inc = c.obj(1100, 270, "+ 1")
-    fmt_sync = c.obj(1060, 300, "oscformat sync")
+    fmt_sync = _osc(c, 1060, 300, "sync", "i")
     c.connect(sync, 0, f_sync)
     c.connect(f_sync, 0, inc)
     c.connect(inc, 0, f_sync, 1)
     c.connect(f_sync, 0, fmt_sync)
-    for fmt, tags in ((fmt_nt, "i"), (fmt_sync, "i")):
-        _format_on_load(c, lb, 1200, 150 if fmt == fmt_nt else 300, tags, fmt)
 
     _replies(c, client, 780, 730)
-    # Every packet from the widgets above goes to the one client.
-    for fmt in (fmt_on, fmt_off, fmt_panic, fmt_src, fmt_xy, fmt_w, fmt_knob, fmt_adsr, fmt_gain,
-                fmt_r, fmt_ll, fmt_add, fmt_st, fmt_nt, fmt_sync):
-        c.connect(fmt, 0, client)
     return c.text()
 
 
@@ -419,12 +414,12 @@ def pd_help(group: str) -> str:
     from morphsynth.server.address_space import TABLE
 
     addresses = [a for a in TABLE if a.group == group]
-    c = PdCanvas(1180, 140 + 150 * len(addresses))
+    c = PdCanvas(1320, 140 + 150 * len(addresses))
     c.comment(20, 10, f"morphsynth {group.lower()}: OSC messages to morphsynth serve (UDP {DEFAULT_PORT})")
     c.comment(20, 30, "Click a message box; replies show on the right and in the Pd window. "
                       "Generated from the server's address table.")
     client = c.obj(720, 60, f"morphsynth-client {DEFAULT_PORT}")
-    lb = c.obj(560, 10, "loadbang")
+    c.connect(c.obj(900, 60, "r $0-out"), 0, client)
     _replies(c, client, 720, 100)
     y = 70
     for a in addresses:
@@ -434,14 +429,12 @@ def pd_help(group: str) -> str:
         for line in _wrap(a.doc + (f" Replies {a.reply}." if a.reply else ""), 90):
             c.comment(30, y, line)
             y += 18
-        fmt = c.obj(360, y + 30, "oscformat " + " ".join(a.path.strip("/").split("/")))
+        fixed = [arg for arg in a.args if not arg.repeat]
+        tags = "".join(arg.type for arg in fixed) if any(arg.type == "i" for arg in fixed) else ""
+        fmt = _osc(c, 360, y + 30, " ".join(a.path.strip("/").split("/")), tags)
         for k, text in enumerate(PD_EXAMPLES[a.path]):
             m = c.msg(30 + 160 * k, y + 4, text)
             c.connect(m, 0, fmt)
-        fixed = [arg for arg in a.args if not arg.repeat]
-        if any(arg.type == "i" for arg in fixed):
-            _format_on_load(c, lb, 520, y + 30, "".join(arg.type for arg in fixed), fmt)
-        c.connect(fmt, 0, client)
         y += 70
     return c.text()
 

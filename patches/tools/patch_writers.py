@@ -51,7 +51,10 @@ class PdCanvas:
     def comment(self, x: int, y: int, text: str) -> None:
         # Comments are written after every other box: they take no connections, and the
         # others' indices then stay put when a comment's wording changes its line count.
-        self.comments.append(f"#X text {x} {y} {pd_escape(text)};")
+        # A semicolon would break the line when Pd shows it; an explicit width (counted on the
+        # escaped text, which Pd displays with spaces around commas) stops wrapping at 60.
+        body = pd_escape(text.replace(";", ","))
+        self.comments.append(f"#X text {x} {y} {body}, f {max(len(body), 4)};")
 
     def floatatom(self, x: int, y: int, width: int = 5, receive: str | None = None,
                   send: str | None = None, label: str | None = None) -> int:
@@ -59,8 +62,9 @@ class PdCanvas:
                          f"{_atom_name(receive)} {_atom_name(send)} 0;")
 
     def symbolatom(self, x: int, y: int, width: int = 10, receive: str | None = None,
-                   send: str | None = None, label: str | None = None) -> int:
-        return self._add(f"#X symbolatom {x} {y} {width} 0 0 0 {_atom_name(label)} "
+                   send: str | None = None, label: str | None = None, label_pos: int = 0) -> int:
+        """label_pos: 0 left, 1 right, 2 above, 3 below."""
+        return self._add(f"#X symbolatom {x} {y} {width} 0 0 {label_pos} {_atom_name(label)} "
                          f"{_atom_name(receive)} {_atom_name(send)} 0;")
 
     def listbox(self, x: int, y: int, width: int = 30, receive: str | None = None) -> int:
