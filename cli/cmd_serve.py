@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from morphsynth.errors import MorphsynthError
 from morphsynth.main import subcommand
 
 EXAMPLES = """\
@@ -22,7 +23,9 @@ def add_parser(sub) -> None:
                     "four library instruments sit at the XY corners, morphed from the centre.",
         examples=EXAMPLES)
     p.add_argument("--config", metavar="FILE", help="serve settings (YAML; defaults: server/defaults.yaml)")
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1; any other needs --allow-remote)")
+    p.add_argument("--allow-remote", metavar="ADDR[,ADDR...]",
+                   help="accept OSC from these client IP addresses; required with a non-loopback --host")
     p.add_argument("--port", type=int, help="OSC UDP port (default 57130)")
     p.add_argument("--tcp-port", type=int, help="OSC TCP port (default 57130; 0 = no TCP)")
     p.add_argument("--audio", metavar="DEVICE|null", help="output device name, or null for no device")
@@ -42,7 +45,12 @@ def apply_args(cfg, args):
         value = getattr(args, attr, None)
         if value is not None:
             setattr(section, key, value)
-    cfg.osc.validate()
+    if getattr(args, "allow_remote", None):
+        cfg.osc.allow = [a.strip() for a in args.allow_remote.split(",") if a.strip()]
+    try:
+        cfg.osc.validate()
+    except ValueError as exc:
+        raise MorphsynthError(f"serve: {exc}") from None
     return cfg
 
 

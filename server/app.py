@@ -73,7 +73,7 @@ class SynthServer:
                                  output_dir=cfg.paths.output_dir, input_dir=cfg.paths.input_dir,
                                  notify=self._notify)
         self.osc = OscServer(self.controls, self.info, cfg.osc.host, cfg.osc.port,
-                             cfg.osc.tcp_port or None, cfg.osc.max_datagram)
+                             cfg.osc.tcp_port or None, cfg.osc.max_datagram, allow=cfg.osc.allow)
         self.recorder = Recorder(a.record, a.sample_rate, a.record_buffer_s) if a.record else None
         self.output = None
         self.midi = MidiInput(self.controls, cfg.midi) if cfg.midi.port != "none" else None

@@ -332,8 +332,17 @@ class OscServer:
     """
 
     def __init__(self, controls, info: Callable[[], dict], host: str = "127.0.0.1",
-                 port: int = 57130, tcp_port: int | None = 57130, max_datagram: int = 65536):
+                 port: int = 57130, tcp_port: int | None = 57130, max_datagram: int = 65536,
+                 allow=()):
+        from morphsynth.server.server_config import is_loopback
+
+        if not is_loopback(host) and not allow:
+            raise MorphsynthError(f"OSC host {host} is not a loopback address: give --allow-remote "
+                                  "with the client addresses that may send")
         self.host = host
+        # Off loopback only listed clients are heard (127.0.0.1 too must be listed); no reply to others.
+        self.allow = None if is_loopback(host) else frozenset(allow)
+        self.refused = 0
         self._port = port
         self._tcp_port_wanted = tcp_port
         self.max_datagram = max_datagram
@@ -510,6 +519,10 @@ class OscServer:
             self._start_thread(self._tcp_accept_loop, "osc-tcp")
         return self
 
+    def allowed(self, host: str) -> bool:
+        """Whether packets from ``host`` are served: all on a loopback bind, else the allow-list."""
+        return self.allow is None or host in self.allow
+
     @property
     def udp_port(self) -> int:
         return self._udp.getsockname()[1] if self._udp else 0
@@ -537,6 +550,9 @@ class OscServer:
                 if not self._running:
                     return
                 continue
+            if not self.allowed(addr[0]):
+                self.refused += 1
+                continue
             self.feed(data, UdpSender(self, addr))
 
     def _tcp_accept_loop(self) -> None:
@@ -547,8 +563,8 @@ class OscServer:
                 continue
             except OSError:
                 return
-            if len(self._conns) >= MAX_TCP_CONNECTIONS:
-                self.dropped += 1
+            if len(self._conns) >= MAX_TCP_CONNECTIONS or not self.allowed(addr[0]):
+                self.refused += 1
                 conn.close()
                 continue
             conn.settimeout(0.5)

@@ -6,6 +6,7 @@ classes take these dataclasses or plain values.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,32 @@ class OscSettings:
     port: int = DEFAULT_PORT          # UDP
     tcp_port: int = DEFAULT_PORT      # TCP (both framings); 0 = no TCP server
     max_datagram: int = 65536
+    # Client addresses accepted when host is not a loopback address (required then).
+    allow: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         for key in ("port", "tcp_port"):
             value = getattr(self, key)
             if not 0 <= value <= 65535:
                 raise ValueError(f"{key}: {value} is not a port number (0..65535)")
+        for addr in self.allow:
+            try:
+                ipaddress.ip_address(addr)
+            except ValueError:
+                raise ValueError(f"allow: '{addr}' is not an IP address") from None
+        if not is_loopback(self.host) and not self.allow:
+            raise ValueError(f"host: {self.host} is not a loopback address; serving the network needs "
+                             "--allow-remote ADDR[,ADDR...] (osc.allow) naming the clients that may send")
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and 'localhost'."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
