@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from morphsynth.server.address_space import BY_PATH, TABLE, Address
+from morphsynth.server.address_space import BY_PATH, TABLE, Address, ArgError, parse_args
 
 UNKNOWN = "unknown"  # an argument count the reader cannot tell
 
@@ -30,6 +30,7 @@ class Use:
     where: str
     types: str | None = None
     min_args: int = 0        # with nargs None: at least this many
+    values: tuple | None = None  # the literal arguments, when the patch spells them out
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -74,7 +75,27 @@ def check_send(use: Use) -> str | None:
         for i, (tag, arg) in enumerate(zip(use.types, _expand(address, len(use.types)))):
             if tag != arg.type and not (tag == "i" and arg.type == "f"):
                 return f"{where}: argument {i + 1} ({arg.name}) sent as '{tag}', the table says '{arg.type}'"
+    if use.values is not None:
+        try:
+            parse_args(address, use.values)
+        except ArgError as exc:
+            shown = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in use.values)
+            return f"{where}: {shown}: {exc}"
     return None
+
+
+def literal_values(atoms: list[str]) -> tuple | None:
+    """Message-box atoms as OSC values (numbers as floats, as Pd and Max send them), or None
+    when a ``$1`` placeholder leaves them open."""
+    out = []
+    for a in atoms:
+        if "$" in a:
+            return None
+        try:
+            out.append(float(a))
+        except ValueError:
+            out.append(a)
+    return tuple(out)
 
 
 def check_listen(use: Use) -> str | None:
@@ -279,6 +300,12 @@ def pd_sends(path: str | Path) -> list[Use]:
         counts = []
         for src, o in patch.sources(b, 0):
             counts += pd_counts(patch, src, o)
+            if src.kind == "msg":
+                for seg in _msg_segments(src.atoms):
+                    if seg and seg[0] not in ("format", "set", "bang"):
+                        words = seg[1:] if seg[0] in ("list", "symbol", "float") else seg
+                        uses.append(Use(str(path), address, len(words), f"{where} <- [{' '.join(seg)}(",
+                                        types, values=literal_values(words)))
         if not counts:
             uses.append(Use(str(path), address, UNKNOWN, where + ", nothing connected"))
         for n in dict.fromkeys(counts):
@@ -454,7 +481,7 @@ def _max_messages(patch: MaxPatch, box_id: str, outlet: int, file: str, depth: i
         for seg in box["text"].split(","):
             words = seg.split()
             if words and words[0].startswith("/"):
-                out.append(Use(file, words[0], len(words) - 1, where))
+                out.append(Use(file, words[0], len(words) - 1, where, values=literal_values(words[1:])))
             elif words:
                 out.append(Use(file, words[0], UNKNOWN, where + ": a message that is not OSC"))
         return out

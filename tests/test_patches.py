@@ -82,15 +82,19 @@ def test_patches_cover_the_core_addresses_in_every_environment():
     assert core <= sent and "/reply/port" in sent
 
 
-def test_checker_rejects_a_renamed_address_and_a_wrong_argument_count(tmp_path):
-    # The same reader on a patch with two mistakes: the check is able to fail.
+def test_checker_rejects_a_renamed_address_a_wrong_argument_count_and_an_out_of_range_value(tmp_path):
+    # The same reader on a patch with three mistakes: the check is able to fail.
     bad = tmp_path / "bad.pd"
     bad.write_text("#N canvas 0 0 400 300 12;\n#X msg 10 10 60 100;\n#X obj 10 40 oscformat note start;\n"
-                   "#X msg 10 70 1 2 3;\n#X obj 10 100 oscformat morph xy;\n#X connect 0 0 1 0;\n"
-                   "#X connect 2 0 3 0;\n")
-    problems = [g.check_send(u) for u in g.pd_sends(bad)]
-    assert "not in the server's address table" in problems[0]
-    assert "sends 3 argument(s), the table takes 2 to 2" in problems[1]
+                   "#X msg 10 70 1 2 3;\n#X obj 10 100 oscformat morph xy;\n#X msg 10 130 200 100;\n"
+                   "#X obj 10 160 oscformat -f ii note on;\n#X connect 0 0 1 0;\n#X connect 2 0 3 0;\n"
+                   "#X connect 4 0 5 0;\n")
+    problems = {}
+    for u in g.pd_sends(bad):
+        problems[u.address] = problems.get(u.address) or g.check_send(u)
+    assert "not in the server's address table" in problems["/note/start"]
+    assert "sends 3 argument(s), the table takes 2 to 2" in problems["/morph/xy"]
+    assert "200 100: pitch: 200" in problems["/note/on"] and "outside 21..108" in problems["/note/on"]
     scd = tmp_path / "bad.scd"
     scd.write_text('n.sendMsg("/note/on", 60); // n.sendMsg("/commented/out")\nOSCFunc({}, \'/donee\');\n')
     assert "the table takes 2 to 3" in g.check_send(g.scd_sends(scd)[0])
