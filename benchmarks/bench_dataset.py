@@ -7,8 +7,10 @@ Build: notes rendered per second by ``build_soundfont_dataset`` (FluidSynth rend
 silence check, 16-bit WAV write, examples.json) into a fresh folder, with 1 and 2
 worker processes; times include starting the workers and loading the SoundFont in
 each, as a real build pays them; each row is the fastest of ``--repeat`` builds, since
-the 2-core machines are shared and a busy neighbour slows single runs. A warm-up build first loads the SoundFont into this
-process so the 1-worker row is not charged for the first disk read alone.
+the 2-core machines are shared and a busy neighbour slows single runs. A warm-up build
+first loads the SoundFont into this process so the 1-worker row is not charged for the
+first disk read alone. A CPU check first reports how many cores are actually free:
+two workers can only gain where a second core is idle.
 
 A last row times FluidSynth alone (no silence check, no WAV writes), the ceiling for
 one worker.

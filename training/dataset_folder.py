@@ -137,7 +137,8 @@ def read_manifest(manifest: Path) -> list[SampleNote]:
     reader = csv.DictReader(text.splitlines())
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "file" not in columns or "pitch" not in columns:
-        raise MorphsynthError(f"{manifest}: header must name columns 'file' and 'pitch' (got {', '.join(columns) or 'none'})")
+        got = ", ".join(columns) or "none"
+        raise MorphsynthError(f"{manifest}: header must name columns 'file' and 'pitch' (got {got})")
     allowed = {"file", "pitch", "velocity", "instrument", "family", "source"}
     unknown = [c for c in columns if c not in allowed]
     if unknown:

@@ -41,19 +41,21 @@ explicitly in ``programs``; sound effects 122-127 are refused even then, since n
 NSynth family describes a helicopter.
 
 Splits are instrument-disjoint: instruments of a SoundFont given in ``test_sf2`` all
-go to ``test`` (``whole_sf2`` sends a SoundFont to any one split); the others are shuffled with ``seed`` and ``valid_fraction`` /
-``test_fraction`` of them (at least one each when there are three or more) go to
-``valid`` / ``test``. An instrument already present in the output keeps its split, so
-a re-run with more programs never puts one instrument in two splits.
+go to ``test`` (``whole_sf2`` sends a SoundFont to any one split); the others are
+shuffled with ``seed`` and ``valid_fraction`` / ``test_fraction`` of them (at least one
+each when there are three or more) go to ``valid`` / ``test``. An instrument already
+present in the output keeps its split, so a re-run with more programs never puts one
+instrument in two splits.
 
 Re-running resumes: a note whose WAV is already complete is kept, not re-rendered.
 Notes whose render peaks below ``silence_db`` (default -70 dBFS) are skipped and
 counted. Measured over all pitched programs, pitches 21-108: a note outside a preset's
 range renders as exact silence (FluidR3_GM 398 of 6,300 notes) or, in TimGM6mb, as a
 residue below -80 dBFS, while the softest real notes (velocity 25, vibraphone or
-calliope high up) peak near -67 dBFS; -60 would drop 32 such FluidR3 notes. Rendering is deterministic (see the priming note in
-:mod:`morphsynth.training.soundfont`), so the same arguments give the same bytes
-whatever the number of workers.
+calliope high up) peak near -67 dBFS; -60 would drop 32 such FluidR3 notes.
+
+Rendering is deterministic (see the priming note in :mod:`morphsynth.training.soundfont`),
+so the same arguments give the same bytes whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -418,10 +420,11 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
     ``whole_sf2`` generalises it (path → ``train``/``valid``/``test``). A preset a
     SoundFont lacks is left out and listed in ``BuildReport.missing``. ``programs``: GM
     programs (default: all pitched ones, :data:`DEFAULT_PROGRAMS`). ``pitches``:
-    inclusive MIDI range, every ``pitch_step``-th semitone from its low end. ``max_cents``: also skip notes whose autocorrelation
-    fundamental is further than this from the MIDI pitch (off by default: organ
-    drawbars, harps and some leads sound an octave away by design, and bells and
-    timpani fool the estimator). Returns a :class:`BuildReport`.
+    inclusive MIDI range, every ``pitch_step``-th semitone from its low end.
+    ``max_cents``: also skip notes whose autocorrelation fundamental is further than
+    this from the MIDI pitch (off by default: organ drawbars, harps and some leads sound
+    an octave away by design, and bells and timpani fool the estimator). Returns a
+    :class:`BuildReport`.
     """
     sf2s = [Path(p) for p in sf2]
     whole = {Path(p): "test" for p in test_sf2}
