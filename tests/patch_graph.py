@@ -601,8 +601,24 @@ def code_sends(path: str | Path, functions=("sendMsg",), symbols_quote: bool = T
             if spread:
                 uses.append(Use(str(path), _literal(args[idx]), None, where, min_args=len(rest) - len(spread)))
             else:
-                uses.append(Use(str(path), _literal(args[idx]), len(rest), where))
+                uses.append(Use(str(path), _literal(args[idx]), len(rest), where, values=_code_values(rest)))
     return uses
+
+
+def _code_values(args: list[str]) -> tuple | None:
+    """Arguments written as number or string literals, else None."""
+    out = []
+    for a in args:
+        a = a.strip()
+        if re.fullmatch(r"-?\d+", a):
+            out.append(int(a))
+        elif re.fullmatch(r"-?(\d+\.\d*|\.\d+)(e-?\d+)?", a):
+            out.append(float(a))
+        elif len(a) >= 2 and a[0] == a[-1] and a[0] in "\"'" and a[0] not in a[1:-1]:
+            out.append(a[1:-1])
+        else:
+            return None
+    return tuple(out)
 
 
 def scd_sends(path: str | Path) -> list[Use]:
