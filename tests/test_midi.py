@@ -105,31 +105,58 @@ def test_mpe_member_channel_bend_and_pressure_act_only_on_their_note(rig):
     assert engine.bend[v2] == pytest.approx(2.0, abs=0.05)
 
 
-@pytest.mark.jack
-def test_rtmidi_virtual_port_over_jack_plays_the_note_into_the_recording(jack_server, notes, tmp_path):
+def midi_server_config(tmp_path, port):
     cfg = ServeConfig()
     cfg.audio.device = "null"
     cfg.audio.record = str(tmp_path / "midi.wav")
     cfg.audio.gain_db = 0.0
     cfg.midi.api = "UNIX_JACK"
     cfg.midi.client_name = "morphsynth"
+    cfg.midi.port = port
     cfg.osc.port = 0
     cfg.osc.tcp_port = 0
-    server = SynthServer(cfg, notes).start()
-    try:
-        backend = mido.Backend("mido.backends.rtmidi", api="UNIX_JACK", load=True)
-        name = next(n for n in backend.get_output_names() if "morphsynth" in n)
-        with backend.open_output(name) as port:
-            time.sleep(0.1)
-            port.send(mido.Message("note_on", note=57, velocity=100))
-            time.sleep(0.8)
-            port.send(mido.Message("note_off", note=57))
-            time.sleep(0.5)
-    finally:
-        server.stop()
+    return cfg
+
+
+def play_a_note(port):
+    time.sleep(0.1)
+    port.send(mido.Message("note_on", note=57, velocity=100))
+    time.sleep(0.8)
+    port.send(mido.Message("note_off", note=57))
+    time.sleep(0.5)
+
+
+def assert_recorded_a_57(tmp_path):
     audio, rate = sf.read(tmp_path / "midi.wav")
     onset = int(np.argmax(np.abs(audio) > 1e-3))
     assert onset > 0
     sounding = audio[onset + SR // 10: onset + SR // 2]
     assert abs(autocorr_hz(sounding) - midi_to_hz(57)) < 0.01 * midi_to_hz(57)
     assert np.max(np.abs(audio[-SR // 10:])) < 1e-4      # released and silent at the end
+
+
+@pytest.mark.jack
+def test_rtmidi_virtual_port_over_jack_plays_the_note_into_the_recording(jack_server, notes, tmp_path):
+    # No JACK audio client in this process: opening rtmidi JACK ports beside one can deadlock.
+    server = SynthServer(midi_server_config(tmp_path, "virtual"), notes).start()
+    try:
+        backend = mido.Backend("mido.backends.rtmidi", api="UNIX_JACK", load=True)
+        name = next(n for n in backend.get_output_names() if "morphsynth" in n)
+        with backend.open_output(name) as port:
+            play_a_note(port)
+    finally:
+        server.stop()
+    assert_recorded_a_57(tmp_path)
+
+
+@pytest.mark.jack
+def test_named_existing_midi_port_is_opened_by_name_and_plays(jack_server, notes, tmp_path):
+    backend = mido.Backend("mido.backends.rtmidi", api="UNIX_JACK", load=True)
+    with backend.open_output("keys-under-test", virtual=True) as port:
+        server = SynthServer(midi_server_config(tmp_path, "keys-under-test"), notes).start()
+        try:
+            assert "keys-under-test" in server.midi.name
+            play_a_note(port)
+        finally:
+            server.stop()
+    assert_recorded_a_57(tmp_path)

@@ -169,7 +169,8 @@ def free_port(kind=socket.SOCK_DGRAM):
 
 
 @pytest.mark.slow
-def test_serve_subprocess_plays_records_and_exits_cleanly_on_sigterm(parts, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_serve_subprocess_plays_records_and_exits_cleanly_on_a_stop_signal(parts, tmp_path, stop):
     model_dir, library = parts
     port = free_port()
     config = tmp_path / "serve.yaml"
@@ -203,7 +204,7 @@ def test_serve_subprocess_plays_records_and_exits_cleanly_on_sigterm(parts, tmp_
         c.send_message("/note/off", [60])
         time.sleep(0.5)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         rc = proc.wait(30)
     err = proc.stderr.read()
     assert rc == 0, err
