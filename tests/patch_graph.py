@@ -690,3 +690,115 @@ def osc_session_listens(path: str | Path) -> list[Use]:
     return [Use(str(path), w["address"], 0, f"widget {w.get('id')} ({w.get('type')})")
             for w in read_osc_session(path)
             if w.get("type") in OSC_DISPLAY and str(w.get("address", "auto")).startswith("/")]
+
+
+# -- Max message flow --------------------------------------------------------------------------
+
+
+class MaxFlow:
+    """Pushes messages through a Max patch the way Max orders them, for the few objects the
+    shipped patches use, and collects what reaches [udpsend].
+
+    Max sends an outlet's message to its destinations right to left (by box position), and
+    objects emit from their rightmost outlet first; [pack]'s left inlet is the hot one.
+    This models those rules; it is not Max, and it refuses objects it does not know.
+    """
+
+    def __init__(self, patch: MaxPatch):
+        self.patch = patch
+        self.sent: list[list] = []
+        self.state: dict[str, list] = {}
+
+    def press(self, box_id: str, *values) -> list[list]:
+        """Act on a UI box (a key, the pad, a dial, a menu, a button); returns the messages sent."""
+        start = len(self.sent)
+        cls = self.patch.boxes[box_id]["maxclass"]
+        if cls in ("kslider", "pictslider"):
+            self._out(box_id, 1, [values[1]])
+            self._out(box_id, 0, [values[0]])
+        elif cls == "umenu":
+            self._out(box_id, 1, [values[0]])
+        elif cls in ("button",) or self.patch.text(box_id) in ("loadbang", "live.thisdevice"):
+            self._out(box_id, 0, ["bang"])
+        elif cls == "message":
+            self._in(box_id, 0, ["bang"])
+        else:
+            self._out(box_id, 0, list(values))
+        return self.sent[start:]
+
+    def _out(self, box_id: str, outlet: int, msg: list) -> None:
+        dests = self.patch.targets(box_id, outlet)
+        dests.sort(key=lambda d: -self.patch.boxes[d[0]]["patching_rect"][0])
+        for dst, inlet in dests:
+            self._in(dst, inlet, list(msg))
+
+    def _in(self, box_id: str, inlet: int, msg: list) -> None:
+        box = self.patch.boxes[box_id]
+        cls = box["maxclass"]
+        if cls == "message":
+            if inlet != 0:
+                return
+            words = box["text"].split()
+            out = []
+            for w in words:
+                if w.startswith("$") and w[1:].isdigit():
+                    out.append(msg[int(w[1:]) - 1])
+                else:
+                    out.append(_number_or_word(w))
+            self._out(box_id, 0, out)
+            return
+        if cls in ("comment", "umenu", "live.dial", "kslider", "pictslider", "button"):
+            return  # messages into these only set or display them
+        name, *args = box["text"].split()
+        if name == "udpsend":
+            self.sent.append(msg)
+        elif name == "prepend":
+            self._out(box_id, 0, [_number_or_word(a) for a in args] + msg)
+        elif name in ("pack", "pak"):
+            values = self.state.setdefault(box_id, [_number_or_word(a) for a in args])
+            if msg == ["bang"]:
+                pass
+            elif inlet == 0:
+                for i, v in enumerate(msg):
+                    values[i] = _typed_like(values[i], v)
+            else:
+                values[inlet] = _typed_like(values[inlet], msg[0])
+            if inlet == 0 or name == "pak":
+                self._out(box_id, 0, list(values))
+        elif name in ("/", "*") and inlet == 0:
+            arg = float(args[0]) if args else 0.0
+            value = msg[0] / arg if name == "/" else msg[0] * arg
+            self._out(box_id, 0, [value if ("." in args[0]) else int(value)])
+        elif name in ("t", "trigger"):
+            for k in range(len(args) - 1, -1, -1):
+                kind = args[k]
+                if kind == "b":
+                    out = ["bang"]
+                elif kind in ("f", "i"):
+                    out = [float(msg[0]) if kind == "f" else int(msg[0])]
+                else:
+                    out = msg
+                self._out(box_id, k, out)
+        elif name in ("print", "route", "udpreceive", "iter", "midiout", "midiparse", "loadbang",
+                      "live.thisdevice"):
+            return
+        else:
+            raise ValueError(f"MaxFlow does not model [{box['text']}]")
+
+
+def _number_or_word(w: str):
+    try:
+        return int(w)
+    except ValueError:
+        try:
+            return float(w)
+        except ValueError:
+            return w
+
+
+def _typed_like(template, value):
+    if isinstance(template, float):
+        return float(value)
+    if isinstance(template, int) and not isinstance(template, bool):
+        return int(value)
+    return value

@@ -1,6 +1,7 @@
 """The client patches in patches/: checked against the server's address table, their
-graphs read as intended, and Pure Data and SuperCollider run headless against a real
-server (in this process, on a free UDP port, audio on the null clock, recorded)."""
+graphs read as intended, Pure Data and SuperCollider run headless against a real server
+(in this process, on a free UDP port, audio on the null clock, recorded), and the messages
+the Max patches send (Max's message order modelled by patch_graph.MaxFlow) played to it."""
 
 from __future__ import annotations
 
@@ -360,3 +361,94 @@ def test_ableton_cc_table_in_the_docs_matches_the_servers_default_cc_map():
     rows = re.findall(r"^\| CC (\d+) \| ([a-z ]+?\d*) \|", (ROOT / "docs" / "patches.md").read_text(), re.M)
     documented = {int(cc): what.replace("morph ", "").replace(" ", "") for cc, what in rows}
     assert documented == {int(k): v for k, v in defaults.items()}
+
+
+def _dials(patch: g.MaxPatch) -> dict[str, str]:
+    return {patch.boxes[d]["saved_attribute_attributes"]["valueof"]["parameter_longname"]: d
+            for d in patch.by_class("live.dial")}
+
+
+def _wait(condition, timeout=20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.slow
+def test_max_patch_messages_drive_the_server_and_replies_reach_the_registered_port(served):
+    """What the Max patches send (their message flow modelled by patch_graph.MaxFlow) works
+    against the real server: no /fail, the state changes, replies arrive on the reply port."""
+    from morphsynth.server.osc import build_message
+    from pythonosc.osc_message import OscMessage
+
+    patch = g.read_maxpat(PATCHES / "max" / "morphsynth.maxpat")
+    flow = g.MaxFlow(patch)
+    server = ("127.0.0.1", served.osc.udp_port)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    replies = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    replies.bind(("127.0.0.1", 0))
+    replies.settimeout(20)
+    listen_port = int(patch.text(patch.by_text("udpreceive")[0]).split()[1])
+
+    def send(messages):
+        for address, *args in messages:
+            if address == "/reply/port":
+                assert args == [listen_port]  # the patch registers the port it listens on
+                args = [replies.getsockname()[1]]  # ... which the test stands in for
+            sender.sendto(build_message(address, *args), server)
+
+    def reply() -> OscMessage:
+        return OscMessage(replies.recvfrom(65536)[0])
+
+    try:
+        send(flow.press(patch.by_text("loadbang")[0]))
+        assert reply().params == ["/reply/port"]
+        send(flow.press(next(b for b, v in patch.boxes.items() if v.get("text") == "/library/list")))
+        names = [str(n) for n in reply().params]
+        assert names == list(served.renderer.library.names)
+        for menu, name in zip(patch.by_class("umenu"), names):
+            flow.press(menu, name)
+        send(flow.press(patch.by_class("button")[0]))
+        send(flow.press(patch.by_class("pictslider")[0], 250, 750))
+        dials = _dials(patch)
+        for name, value in (("Attack", 0.02), ("Decay", 0.2), ("Sustain", 0.6), ("Release", 0.5),
+                            ("Knob 1", 1.5), ("Gain", -9.0)):
+            send(flow.press(dials[name], value))
+        keys = patch.by_class("kslider")[0]
+        send(flow.press(keys, 62, 100))
+        assert _wait(lambda: served.engine.active_voices() >= 1)
+        send(flow.press(keys, 62, 0))  # key up: velocity 0
+        render = next(b for b, v in patch.boxes.items() if v.get("text", "").startswith("/render"))
+        send(flow.press(render))
+        msg = reply()
+        assert (msg.address, msg.params) == ("/done", ["/render", "note.wav"])
+        assert rms(served.out_dir / "note.wav") > 1e-4
+        c = served.controls
+        assert list(c.sources) == names[:4] and (c.x, c.y) == pytest.approx((0.25, 0.75))
+        assert (c.adsr.attack, c.adsr.decay, c.adsr.sustain, c.adsr.release) == pytest.approx((0.02, 0.2, 0.6, 0.5))
+        assert c.knobs[1] == pytest.approx(1.5) and c.gain_db == pytest.approx(-9.0)
+        assert _wait(lambda: served.engine.active_voices() == 0)
+
+        # The Max for Live device: track notes through [midiparse], Live's macros through its dials.
+        device = g.read_maxpat(PATCHES / "max" / "morphsynth-m4l.maxpat")
+        flow = g.MaxFlow(device)
+        send(flow.press(device.by_text("live.thisdevice")[0]))
+        assert reply().address == "/done"
+        dials = _dials(device)
+        for name, value in (("Morph X", 0.1), ("Morph Y", 0.9), ("Knob 0", -2.0), ("Attack", 0.05),
+                            ("Release", 1.0), ("Gain", -12.0)):
+            send(flow.press(dials[name], value))
+        send(flow.press(device.by_text("midiparse")[0], 64, 90))
+        assert _wait(lambda: served.engine.active_voices() >= 1)
+        send(flow.press(device.by_text("midiparse")[0], 64, 0))
+        sender.sendto(build_message("/sync", 3), server)
+        msg = reply()
+        assert (msg.address, msg.params) == ("/synced", [3])  # no /fail came before it
+        assert (c.x, c.y) == pytest.approx((0.1, 0.9)) and c.knobs[0] == pytest.approx(-2.0)
+        assert (c.adsr.attack, c.adsr.release) == pytest.approx((0.05, 1.0)) and c.gain_db == -12.0
+    finally:
+        sender.close()
+        replies.close()
