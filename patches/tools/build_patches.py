@@ -682,10 +682,42 @@ def osc_session() -> str:
     return json.dumps(session, indent=2) + "\n"
 
 
+def pd_client_help() -> str:
+    """morphsynth-client-help.pd: what the abstraction takes and gives, with a live example."""
+    c = PdCanvas(760, 420)
+    c.comment(20, 10, "[morphsynth-client PORT]: one UDP connection to morphsynth serve on this machine")
+    c.comment(20, 30, "argument: the server's UDP port (default 57130)")
+    c.comment(20, 48, "inlet: OSC packets from [oscformat], or port P, connect HOST PORT, disconnect")
+    c.comment(20, 66, "outlet: every reply, its address split at the slashes (done /render note.wav)")
+    c.comment(20, 84, "every reply is also printed in the Pd window as morphsynth: ...")
+    c.comment(20, 102, "a global [s morphsynth-port] retargets every open client at once")
+    status = c.msg(20, 140, "bang")
+    fmt = c.obj(20, 170, "oscformat status")
+    sync = c.msg(160, 140, "7")
+    fmt_sync = c.obj(160, 170, "oscformat -f i sync")
+    port = c.msg(330, 140, f"port {DEFAULT_PORT}")
+    conn = c.msg(430, 140, f"connect 127.0.0.1 {DEFAULT_PORT}")
+    disc = c.msg(620, 140, "disconnect")
+    client = c.obj(20, 220, f"morphsynth-client {DEFAULT_PORT}")
+    parsed = c.obj(20, 260, "route status.reply synced")
+    voices = c.obj(20, 290, "list split 1")
+    shown = c.floatatom(20, 320, 5, label="voices")
+    synced = c.floatatom(200, 290, 5, label="synced")
+    c.chain(status, fmt, client)
+    c.chain(sync, fmt_sync, client)
+    for box in (port, conn, disc):
+        c.connect(box, 0, client)
+    c.chain(client, parsed, voices, shown)
+    c.connect(parsed, 1, synced)
+    c.comment(20, 360, "see also: morphsynth.pd and the morphsynth-*-help.pd patches")
+    return c.text()
+
+
 def build_all() -> dict[str, str]:
     """Relative path under patches/ -> file text, for every generated patch."""
     out = {
         "pd/morphsynth-client.pd": pd_client(),
+        "pd/morphsynth-client-help.pd": pd_client_help(),
         "pd/morphsynth.pd": pd_main(),
     }
     for group, stem in HELP_FILES.items():
