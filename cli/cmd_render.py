@@ -123,6 +123,8 @@ def build_morph(args):
     if args.slerp and len(names) != 2:
         raise MorphsynthError(f"--slerp: needs exactly 2 --source, got {len(names)}")
     ramp = parse_ramp(args.ramp, len(names)) if args.ramp else ()
+    if ramp and any(":" in s for s in args.source):
+        raise MorphsynthError("--ramp: the ramp sets the weights; give --source without :WEIGHT")
     if ramp:
         # The static weights are unused under a ramp; any valid ones keep the morph well-formed.
         weights = ramp[0][1] if sum(ramp[0][1]) > 0 else (1.0,) * len(names)
@@ -178,7 +180,11 @@ def run(args) -> int:
         sf.write(str(out), audio, args.rate, subtype="PCM_24")
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
         raise MorphsynthError(f"--out {out}: cannot write ({str(exc).splitlines()[0]})") from None
-    mix = " + ".join(f"{n}:{w:.3g}" for n, w in zip(morph.sources, morph.normalised()))
+    if morph.ramp:
+        mix = "ramp " + " → ".join(f"{t:g} s [{','.join(f'{w:.3g}' for w in ws)}]" for t, ws in morph.ramp) \
+            + " over " + ", ".join(morph.sources)
+    else:
+        mix = " + ".join(f"{n}:{w:.3g}" for n, w in zip(morph.sources, morph.normalised()))
     print(f"wrote {out}: {audio.size / args.rate:.2f} s at {args.rate} Hz, pitch {args.pitch}, "
           f"velocity {args.velocity}, {mix}{' (slerp)' if morph.interp == 'slerp' else ''}")
     return 0

@@ -269,6 +269,7 @@ def test_render_cli_mixes_sources_at_another_rate_and_duration(model_dir, librar
     (["--source", "A", "--source", "B", "--xy", "0.5", "0.5"], "needs exactly 4"),
     (["--source", "A", "--source", "B", "--source", "C", "--slerp"], "--slerp: needs exactly 2"),
     (["--source", "A", "--source", "B", "--ramp", "0:1"], "needs 2 weight(s)"),
+    (["--source", "A:1", "--source", "B", "--ramp", "0:1,0"], "give --source without :WEIGHT"),
     (["--source", "A", "--knob", "bright=1"], "expected pcN=SD"),
     (["--source", "A", "--knob", "pc99=1"], "knobs given"),
     (["--source", "A", "--velocity", "0"], "--velocity 0"),
@@ -279,6 +280,7 @@ def test_render_cli_mixes_sources_at_another_rate_and_duration(model_dir, librar
 ])
 def test_render_cli_errors_are_one_line(model_dir, library_path, library, tmp_path, capsys, argv, message):
     subs = {"A": library.names[0], "B": library.names[1], "C": library.names[2], "A:0": f"{library.names[0]}:0",
+            "A:1": f"{library.names[0]}:1",
             "B:0": f"{library.names[1]}:0", "A:x": f"{library.names[0]}:x", "TMPDIR": str(tmp_path),
             "MISSING": str(tmp_path / "missing")}
     argv = [subs.get(a, a) for a in argv]
