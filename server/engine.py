@@ -174,6 +174,10 @@ class Engine:
     # ------------------------------------------------------------------ control side
 
     def _push(self, kind: int, ints=(0, 0, 0), floats=(0.0, 0.0, 0.0, 0.0), obj=None) -> bool:
+        for x in floats:
+            # NaN/inf would reach read positions and gains in the audio thread: refuse it here.
+            if not math.isfinite(x):
+                raise MorphsynthError(f"engine: {x} is not a finite value")
         with self._produce:
             w = self._write
             if w - self._read >= self._ring_size:
@@ -268,6 +272,10 @@ class Engine:
         if self._limiter < 1.0:
             mix *= self._limiter
         np.clip(mix, -1.0, 1.0, out=mix)
+        # Flush what float32 would store as denormals: they cost CPU downstream and are inaudible.
+        np.abs(mix, out=self._tmp[:n])
+        np.less(self._tmp[:n], 1e-30, out=self._mask[:n])
+        np.copyto(mix, 0.0, where=self._mask[:n])
         self.peak = min(peak, 1e9)
         out[:] = mix
 

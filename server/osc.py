@@ -43,6 +43,7 @@ MAX_BUNDLE_DEPTH = 32          # bundles nested inside bundles
 MAX_BUNDLE_MESSAGES = 64       # messages in one packet, nested bundles included
 MAX_SCHEDULED = 4096           # bundles waiting for a future timetag
 MAX_TCP_CONNECTIONS = 64
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 
 
 def build_message(address: str, *args) -> bytes:
@@ -288,7 +289,8 @@ class Handlers:
         i = self.info()
         return ("/status.reply", int(i["active_voices"]), int(i["polyphony"]), int(i["hits"]),
                 int(i["misses"]), int(i["xruns"]), int(i["queue_length"]) + len(self.jobs),
-                int(i["dropped"]) + self.server.dropped, str(i["model"]), str(i["device"]),
+                int(i["dropped"]) + self.server.dropped + self.server.kernel_dropped, str(i["model"]),
+                str(i["device"]),
                 float(i["sample_rate"]))
 
     def notify(self, s, on, port):
@@ -343,6 +345,8 @@ class OscServer:
         # Off loopback only listed clients are heard (127.0.0.1 too must be listed); no reply to others.
         self.allow = None if is_loopback(host) else frozenset(allow)
         self.refused = 0
+        self.kernel_dropped = 0       # datagrams lost on a full socket buffer (Linux only)
+        self._count_kernel_drops = False
         self._port = port
         self._tcp_port_wanted = tcp_port
         self.max_datagram = max_datagram
@@ -502,6 +506,12 @@ class OscServer:
         except OSError as exc:
             raise MorphsynthError(f"OSC UDP port {self.host}:{self._port}: {exc.strerror or exc}") from None
         udp.settimeout(0.2)
+        try:
+            # The kernel then reports datagrams it dropped on a full receive buffer (Linux).
+            udp.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            self._count_kernel_drops = hasattr(udp, "recvmsg")
+        except OSError:
+            self._count_kernel_drops = False
         self._udp = udp
         self._start_thread(self._udp_loop, "osc-udp")
         if self._tcp_port_wanted is not None:
@@ -543,7 +553,13 @@ class OscServer:
         sock = self._udp
         while self._running:
             try:
-                data, addr = sock.recvfrom(self.max_datagram)
+                if self._count_kernel_drops:
+                    data, ancillary, _, addr = sock.recvmsg(self.max_datagram, 64)
+                    for level, kind, value in ancillary:
+                        if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                            self.kernel_dropped = struct.unpack("=I", value[:4])[0]
+                else:
+                    data, addr = sock.recvfrom(self.max_datagram)
             except socket.timeout:
                 continue
             except OSError:
