@@ -129,7 +129,7 @@ def test_same_seed_gives_same_bytes_with_one_or_two_workers(tmp_path):
     build_soundfont_dataset([FLUID_R3], tmp_path / "a", workers=1, **args)
     build_soundfont_dataset([FLUID_R3], tmp_path / "b", workers=2, **args)
     a, b = files_of(tmp_path / "a"), files_of(tmp_path / "b")
-    assert len(a) == 3 + 10 and a == b
+    assert len(a) == 1 + 3 + 10 and a == b  # lock, 3 examples.json, 10 notes
 
 
 def test_seed_decides_the_split():
@@ -284,3 +284,12 @@ def test_entries_whose_audio_was_deleted_are_dropped_on_rebuild(tmp_path):
     assert sorted(nsynth.read_examples(tmp_path / "nsynth-train")) == [
         "keyboard_acoustic_fluidr3gm000-060-100", "keyboard_acoustic_fluidr3gm000-064-100",
         "string_acoustic_fluidr3gm040-060-100"]
+
+
+def test_a_second_build_into_the_same_folder_is_refused_while_one_runs(tmp_path):
+    with nsynth.build_lock(tmp_path):
+        with pytest.raises(MorphsynthError, match="another dataset build is writing here"):
+            build_soundfont_dataset([FLUID_R3], tmp_path, programs=[0], pitches=(60, 60), velocities=[100])
+    assert not (tmp_path / "nsynth-train").exists()
+    build_soundfont_dataset([FLUID_R3], tmp_path, programs=[0], pitches=(60, 60), velocities=[100])
+    assert len(nsynth.list_examples(tmp_path)) == 1

@@ -280,14 +280,7 @@ def import_folder(folder: str | Path, out: str | Path, *, manifest: str | Path |
     nsynth.source_index(default_source)
     notes = collect_notes(folder, Path(manifest) if manifest is not None else None, skip=out)
 
-    # Existing instruments keep their number and split.
-    examples = {s: nsynth.read_examples(nsynth.split_dir(out, s)) for s in nsynth.SPLITS}
-    known: dict[str, tuple[int, str]] = {}
-    for s, entries in examples.items():
-        for e in entries.values():
-            known.setdefault(e["instrument_str"], (e["instrument"], s))
-    next_id = max((i for i, _ in known.values()), default=-1) + 1
-
+    # Every file is read and checked before the output is touched.
     prepared = []
     seen: dict[str, str] = {}
     for n in notes:
@@ -300,27 +293,36 @@ def import_folder(folder: str | Path, out: str | Path, *, manifest: str | Path |
         seen[note_str] = n.where
         prepared.append((n, inst_str, family, source, prepare_audio(n.path)))
 
-    new = sorted({p[1] for p in prepared} - set(known))
-    if split == "seeded":
-        new_split = assign_splits(new, seed, valid_fraction, test_fraction)
-    else:
-        new_split = {name: split for name in new}
-    for name in new:
-        known[name] = (next_id, new_split[name])
-        next_id += 1
+    with nsynth.build_lock(out):
+        # Existing instruments keep their number and split.
+        examples = {sp: nsynth.read_examples(nsynth.split_dir(out, sp)) for sp in nsynth.SPLITS}
+        known: dict[str, tuple[int, str]] = {}
+        for sp, entries in examples.items():
+            for e in entries.values():
+                known.setdefault(e["instrument_str"], (e["instrument"], sp))
+        next_id = max((i for i, _ in known.values()), default=-1) + 1
 
-    report = ImportReport()
-    touched = set()
-    for n, inst_str, family, source, audio in prepared:
-        inst_id, inst_split = known[inst_str]
-        ex = nsynth.make_example(inst_id, inst_str, n.pitch, n.velocity, family, source)
-        folder_out = nsynth.split_dir(out, inst_split)
-        nsynth.write_wav(folder_out / nsynth.AUDIO_DIR / f"{ex['note_str']}.wav", audio)
-        examples[inst_split][ex["note_str"]] = ex
-        touched.add(inst_split)
-        report.imported += 1
-        report.instruments[inst_str] = inst_split
-    for s in touched:
-        nsynth.write_examples(nsynth.split_dir(out, s), examples[s])
-    report.notes_per_split = {s: len(e) for s, e in examples.items()}
+        new = sorted({p[1] for p in prepared} - set(known))
+        if split == "seeded":
+            new_split = assign_splits(new, seed, valid_fraction, test_fraction)
+        else:
+            new_split = {name: split for name in new}
+        for name in new:
+            known[name] = (next_id, new_split[name])
+            next_id += 1
+
+        report = ImportReport()
+        touched = set()
+        for n, inst_str, family, source, audio in prepared:
+            inst_id, inst_split = known[inst_str]
+            ex = nsynth.make_example(inst_id, inst_str, n.pitch, n.velocity, family, source)
+            folder_out = nsynth.split_dir(out, inst_split)
+            nsynth.write_wav(folder_out / nsynth.AUDIO_DIR / f"{ex['note_str']}.wav", audio)
+            examples[inst_split][ex["note_str"]] = ex
+            touched.add(inst_split)
+            report.imported += 1
+            report.instruments[inst_str] = inst_split
+        for sp in touched:
+            nsynth.write_examples(nsynth.split_dir(out, sp), examples[sp])
+    report.notes_per_split = {sp: len(e) for sp, e in examples.items()}
     return report

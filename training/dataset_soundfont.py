@@ -466,75 +466,76 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
     def available(path: Path, program: int) -> bool:
         return _synth_for(str(path)).has_preset(program)
 
-    report = BuildReport()
-    report.missing = [f"{p.name}:{program}" for p in dict.fromkeys(sf2s + list(whole))
-                      for program in programs if not available(p, program)]
-    instruments = plan_instruments(sf2s, programs, whole, seed, valid_fraction, test_fraction,
-                                   _existing_instruments(out), available)
-    pitch_list = list(range(lo, hi + 1, pitch_step))
+    with nsynth.build_lock(out):
+        report = BuildReport()
+        report.missing = [f"{p.name}:{program}" for p in dict.fromkeys(sf2s + list(whole))
+                          for program in programs if not available(p, program)]
+        instruments = plan_instruments(sf2s, programs, whole, seed, valid_fraction, test_fraction,
+                                       _existing_instruments(out), available)
+        pitch_list = list(range(lo, hi + 1, pitch_step))
 
-    examples = {}
-    for split in nsynth.SPLITS:
-        folder = nsynth.split_dir(out, split)
-        # An entry whose WAV has gone is dropped (and re-rendered if planned).
-        examples[split] = {k: e for k, e in nsynth.read_examples(folder).items()
-                           if (folder / nsynth.AUDIO_DIR / f"{k}.wav").is_file()}
-    planned: dict[str, tuple[str, dict]] = {}  # wav path -> (split, example)
-    tasks = []
-    for inst in instruments:
-        folder = nsynth.split_dir(out, inst.split)
-        todo = []
-        for pitch in pitch_list:
-            for velocity in velocities:
-                ex = nsynth.make_example(inst.instrument, inst.instrument_str, pitch, velocity,
-                                         inst.family, inst.source)
-                path = folder / nsynth.AUDIO_DIR / f"{ex['note_str']}.wav"
-                if nsynth.is_complete_note_file(path):
-                    examples[inst.split][ex["note_str"]] = ex
-                    report.kept += 1
+        examples = {}
+        for split in nsynth.SPLITS:
+            folder = nsynth.split_dir(out, split)
+            # An entry whose WAV has gone is dropped (and re-rendered if planned).
+            examples[split] = {k: e for k, e in nsynth.read_examples(folder).items()
+                               if (folder / nsynth.AUDIO_DIR / f"{k}.wav").is_file()}
+        planned: dict[str, tuple[str, dict]] = {}  # wav path -> (split, example)
+        tasks = []
+        for inst in instruments:
+            folder = nsynth.split_dir(out, inst.split)
+            todo = []
+            for pitch in pitch_list:
+                for velocity in velocities:
+                    ex = nsynth.make_example(inst.instrument, inst.instrument_str, pitch, velocity,
+                                             inst.family, inst.source)
+                    path = folder / nsynth.AUDIO_DIR / f"{ex['note_str']}.wav"
+                    if nsynth.is_complete_note_file(path):
+                        examples[inst.split][ex["note_str"]] = ex
+                        report.kept += 1
+                    else:
+                        planned[str(path)] = (inst.split, ex)
+                        todo.append((str(path), pitch, velocity))
+            if todo:
+                tasks.append((str(inst.sf2), inst.program, todo, 10.0 ** (silence_db / 20.0), max_cents))
+
+        def finish(results: list[tuple[str, str]]) -> None:
+            for path, status in results:
+                split, ex = planned[path]
+                if status == "rendered":
+                    examples[split][ex["note_str"]] = ex
+                    report.rendered += 1
+                elif status == "off_pitch":
+                    report.off_pitch.append(ex["note_str"])
                 else:
-                    planned[str(path)] = (inst.split, ex)
-                    todo.append((str(path), pitch, velocity))
-        if todo:
-            tasks.append((str(inst.sf2), inst.program, todo, 10.0 ** (silence_db / 20.0), max_cents))
+                    report.skipped.append(ex["note_str"])
 
-    def finish(results: list[tuple[str, str]]) -> None:
-        for path, status in results:
-            split, ex = planned[path]
-            if status == "rendered":
-                examples[split][ex["note_str"]] = ex
-                report.rendered += 1
-            elif status == "off_pitch":
-                report.off_pitch.append(ex["note_str"])
-            else:
-                report.skipped.append(ex["note_str"])
+        from tqdm import tqdm
 
-    from tqdm import tqdm
-
-    bar = tqdm(total=sum(len(t[2]) for t in tasks), unit="note", disable=not progress,
-               desc="rendering", dynamic_ncols=True)
-    try:
-        if workers == 1 or len(tasks) <= 1:
-            for task in tasks:
-                results = _render_task(task)
-                finish(results)
-                bar.update(len(results))
-        else:
-            # spawn, not fork: the parent may hold torch's thread pools, which fork breaks.
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(min(workers, len(tasks))) as pool:
-                for results in pool.imap_unordered(_render_task, tasks):
+        bar = tqdm(total=sum(len(t[2]) for t in tasks), unit="note", disable=not progress,
+                   desc="rendering", dynamic_ncols=True)
+        try:
+            if workers == 1 or len(tasks) <= 1:
+                for task in tasks:
+                    results = _render_task(task)
                     finish(results)
                     bar.update(len(results))
-    finally:
-        bar.close()
-        # Whatever finished is recorded, even when interrupted.
+            else:
+                # spawn, not fork: the parent may hold torch's thread pools, which fork breaks.
+                ctx = multiprocessing.get_context("spawn")
+                with ctx.Pool(min(workers, len(tasks))) as pool:
+                    for results in pool.imap_unordered(_render_task, tasks):
+                        finish(results)
+                        bar.update(len(results))
+        finally:
+            bar.close()
+            # Whatever finished is recorded, even when interrupted.
+            for split, entries in examples.items():
+                if entries:
+                    nsynth.write_examples(nsynth.split_dir(out, split), entries)
+        report.skipped.sort()
+        report.off_pitch.sort()
         for split, entries in examples.items():
-            if entries:
-                nsynth.write_examples(nsynth.split_dir(out, split), entries)
-    report.skipped.sort()
-    report.off_pitch.sort()
-    for split, entries in examples.items():
-        report.notes_per_split[split] = len(entries)
-        report.instruments_per_split[split] = len({e["instrument_str"] for e in entries.values()})
-    return report
+            report.notes_per_split[split] = len(entries)
+            report.instruments_per_split[split] = len({e["instrument_str"] for e in entries.values()})
+        return report

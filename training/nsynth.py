@@ -24,6 +24,7 @@ build never leaves a half-written WAV or examples.json behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -31,7 +32,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -140,6 +141,28 @@ def check_example(entry: object, where: str) -> dict:
 
 
 # --- atomic files ---------------------------------------------------------------------
+
+
+BUILD_LOCK = ".build.lock"
+
+
+@contextlib.contextmanager
+def build_lock(root: str | Path) -> Iterator[None]:
+    """Hold ``root/.build.lock`` while building, so two builds never interleave their
+    examples.json rewrites (the later one would drop the other's notes)."""
+    import fcntl
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / BUILD_LOCK, "a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MorphsynthError(f"{root}: another dataset build is writing here") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
