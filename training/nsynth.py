@@ -19,7 +19,8 @@ as plain Python and numpy (library building, evaluation); :class:`NSynthDataset`
 the torch Dataset for training, with magnitude features cached on disk.
 
 Files are written atomically (temporary file, then rename), so an interrupted
-build never leaves a half-written WAV or examples.json behind.
+build never leaves a half-written WAV or examples.json behind, and builders hold
+``ROOT/.build.lock`` so two builds into one folder cannot drop each other's notes.
 """
 
 from __future__ import annotations
