@@ -108,3 +108,24 @@ def shutdown(info: DistInfo) -> None:
 
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def replica_checksums(net: nn.Module, info: DistInfo) -> list[str]:
+    """sha256 of every rank's parameters (one entry per rank, gathered everywhere).
+
+    DDP keeps replicas identical by construction; a run records this so that a
+    broken launch (ranks built from different configs or seeds) shows up.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in unwrap(net).parameters():
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    mine = h.hexdigest()
+    if not info.enabled:
+        return [mine]
+    import torch.distributed as dist
+
+    out: list = [None] * info.world_size
+    dist.all_gather_object(out, mine)
+    return [str(x) for x in out]

@@ -123,10 +123,20 @@ class SpectralAutoencoder(nn.Module):
         """z: ``[batch, latent_dim]`` → features ``[batch, 513, n_frames]``."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reconstruction and latent: ``([batch, 513, n_frames], [batch, latent_dim])``."""
+    def forward(self, x: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor,
+                latent_noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reconstruction and latent: ``([batch, 513, n_frames], [batch, latent_dim])``.
+
+        ``latent_noise`` > 0 adds Gaussian noise of that many batch standard deviations
+        to the latent before decoding (training only): the decoder then has to map a
+        neighbourhood of each code to the same note, which keeps the space between
+        codes meaningful for morphing.
+        """
         z = self.encode(x, pitch, velocity)
-        return self.decode(z, pitch, velocity), z
+        z_dec = z
+        if latent_noise > 0 and z.shape[0] > 1:
+            z_dec = z + latent_noise * z.detach().std(dim=0, keepdim=True) * torch.randn_like(z)
+        return self.decode(z_dec, pitch, velocity), z
 
 
 @dataclass(frozen=True)

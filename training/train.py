@@ -28,7 +28,8 @@ from torch import nn
 
 from morphsynth.errors import MorphsynthError
 from morphsynth.training.checkpoint import Progress, has_checkpoint, load_checkpoint, save_checkpoint
-from morphsynth.training.distributed import DistInfo, barrier, broadcast_flag, epoch_indices, unwrap, wrap
+from morphsynth.training.distributed import (DistInfo, barrier, broadcast_flag, epoch_indices, replica_checksums,
+                                             unwrap, wrap)
 from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
 from morphsynth.training.model import LOG_EPS, N_BINS, SpectralAutoencoder
 from morphsynth.training.spectral import StftSettings
@@ -121,6 +122,14 @@ def features(net: SpectralAutoencoder, logmag: torch.Tensor) -> torch.Tensor:
     return (logmag.float() - net.norm_mean[:, None]) / net.norm_std
 
 
+def random_gain(logmag: torch.Tensor, max_db: float) -> torch.Tensor:
+    """Each note of ``logmag [batch, 513, n_frames]`` (``log(mag + 1e-4)``) scaled by a gain
+    uniform in ±``max_db`` dB, exactly (the floor stays where it is)."""
+    db = (torch.rand(logmag.shape[0], 1, 1, device=logmag.device) * 2 - 1) * max_db
+    mag = (torch.exp(logmag) - LOG_EPS).clamp_min(0.0) * torch.pow(10.0, db / 20.0)
+    return torch.log(mag + LOG_EPS)
+
+
 # --- losses -----------------------------------------------------------------------------------
 
 
@@ -181,8 +190,10 @@ def train_step(state: TrainState, logmag: torch.Tensor, pitch: torch.Tensor, vel
     state.net.train()
     for group in state.optimizer.param_groups:
         group["lr"] = lr_at(state.progress.step, state.total_steps, state.optim)
+    if state.optim.augment_gain_db > 0:
+        logmag = random_gain(logmag.float(), state.optim.augment_gain_db)
     x = features(core, logmag)
-    x_hat, _ = state.net(x, pitch, velocity)
+    x_hat, _ = state.net(x, pitch, velocity, state.optim.latent_noise)
     losses = compute_losses(core, x_hat, x, list(state.loss_weights))
     total = weighted_total(losses, state.loss_weights)
     state.optimizer.zero_grad(set_to_none=True)
@@ -246,15 +257,21 @@ def fit(state: TrainState, train_notes: NoteSet, valid_notes: NoteSet, *, max_ep
         sums: dict[str, float] = {}
         bar = tqdm(range(0, len(order), batch), desc=f"{desc} epoch {p.epoch + 1}/{max_epochs}", unit="batch",
                    disable=not (progress_bar and state.dist.is_main), dynamic_ncols=True, leave=False)
+        out_of_time, done = False, 0
         for start in bar:
+            if max_minutes is not None and p.elapsed_s + time.perf_counter() - t0 >= max_minutes * 60:
+                # An epoch can outlast the budget on a slow machine: stop mid-epoch, still validate.
+                out_of_time = True
+                break
             idx = torch.tensor(order[start:start + batch], device=train_notes.logmag.device)
             values = train_step(state, train_notes.logmag[idx].to(state.device),
                                 train_notes.pitch[idx].to(state.device), train_notes.velocity[idx].to(state.device))
+            done += 1
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(loss=f"{values['total']:.4f}")
         bar.close()
-        n_batches = max(1, math.ceil(len(order) / batch))
+        n_batches = max(1, done)
         metrics = validate(state.core, valid_notes, names, state.loss_weights, state.device, batch)
         p.epoch += 1
         p.elapsed_s += time.perf_counter() - t0
@@ -276,7 +293,7 @@ def fit(state: TrainState, train_notes: NoteSet, valid_notes: NoteSet, *, max_ep
         if on_epoch is not None:
             on_epoch(state)
         stop = p.epochs_since_best >= patience
-        if max_minutes is not None and p.elapsed_s >= max_minutes * 60:
+        if out_of_time or (max_minutes is not None and p.elapsed_s >= max_minutes * 60):
             stop = True
             if state.dist.is_main:
                 log(f"{desc}: time budget of {max_minutes} min reached")
@@ -364,7 +381,8 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
         max_minutes=config.optim.max_minutes, patience=config.optim.patience, on_best=on_best,
         on_epoch=on_epoch, log=log, progress_bar=progress_bar, desc="cae")
     summary = {"best_epoch": progress.best_epoch, "best_valid_lsd_db": progress.best_valid,
-               "epochs": progress.epoch, "steps": progress.step, "elapsed_s": progress.elapsed_s}
+               "epochs": progress.epoch, "steps": progress.step, "elapsed_s": progress.elapsed_s,
+               "world_size": dist.world_size, "replica_checksums": replica_checksums(core, dist)}
     if dist.is_main:
         save_checkpoint(ckpt_dir, core, optimizer, progress, stft, run_extra)
         _write_history(out_dir, progress.history)
@@ -375,6 +393,9 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
         if config.baselines:
             summary["baselines"] = fit_baselines(config, train_notes, valid_notes, out_dir / BASELINES_DIR,
                                                  device, log=log, progress_bar=progress_bar, stft=stft)
+        import json
+
+        (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
     barrier(dist)
     return summary
 

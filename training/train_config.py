@@ -33,6 +33,8 @@ class OptimConfig:
     max_minutes: Optional[float] = None  # stop (and keep the best) after this much training time
     grad_clip: float = 1.0
     patience: int = 20  # early stopping: epochs without a better validation loss
+    augment_gain_db: float = 0.0  # random per-note gain, uniform in ±this many dB (unseen instruments differ in level)
+    latent_noise: float = 0.0  # Gaussian noise on the latent while training, in batch standard deviations
 
     def validate(self) -> None:
         if self.lr <= 0:
@@ -45,6 +47,8 @@ class OptimConfig:
             raise ValueError(f"max_epochs: must be >= 1, got {self.max_epochs}")
         if self.patience < 1:
             raise ValueError(f"patience: must be >= 1, got {self.patience}")
+        if self.augment_gain_db < 0 or self.latent_noise < 0:
+            raise ValueError("augment_gain_db and latent_noise: must be >= 0")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes: must be > 0, got {self.max_minutes}")
 
