@@ -53,8 +53,11 @@ def pd_client() -> str:
     trim2 = c.obj(140, 365, "list trim")
     prn = c.obj(260, 395, "print morphsynth")
     out = c.obj(140, 395, "outlet")
+    again = c.obj(20, 110, "t a b")  # an open connection is closed before a new one
     c.connect(inlet, 0, route)
-    c.connect(route, 0, prep)
+    c.connect(route, 0, again)
+    c.connect(again, 1, disconnect)
+    c.connect(again, 0, prep)
     c.connect(route, 1, disconnect)
     c.connect(route, 2, t_port)
     c.connect(route, 3, net)           # OSC packets (lists of bytes) go straight out
