@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from typing import Callable
 
 from morphsynth.errors import MorphsynthError
 from morphsynth.server.server_config import MidiSettings
@@ -48,6 +50,11 @@ class MidiMapper:
         self._rpn = [(127, 127)] * 16
         self.received = 0
         self.errors = 0
+        # Keys held from MIDI, so a client that vanishes can have its notes released.
+        self.held: set[tuple[int, int]] = set()
+        self.pedals: set[int] = set()
+        self._held_lock = threading.Lock()
+        self.released_on_disconnect = 0
 
     def handle(self, msg) -> None:
         """Apply one mido message; user-level problems are logged, never raised."""
@@ -63,8 +70,12 @@ class MidiMapper:
         ch = getattr(msg, "channel", 0)
         if kind == "note_on":
             if 21 <= msg.note <= 108:
+                with self._held_lock:
+                    (self.held.add if msg.velocity else self.held.discard)((ch, msg.note))
                 self.c.note_on(msg.note, msg.velocity, ch)
         elif kind == "note_off":
+            with self._held_lock:
+                self.held.discard((ch, msg.note))
             self.c.note_off(msg.note, ch)
         elif kind == "pitchwheel":
             self.c.bend(pitchwheel_to_semitones(msg.pitch, self.bend_range[ch]), ch)
@@ -81,8 +92,23 @@ class MidiMapper:
         elif kind == "control_change":
             self._control(ch, msg.control, msg.value)
 
+    def release_all(self) -> int:
+        """Note-off for every key held from MIDI and pedal up: the sender is gone. Returns the count."""
+        with self._held_lock:
+            held, pedals = sorted(self.held), sorted(self.pedals)
+            self.held.clear()
+            self.pedals.clear()
+        for ch, note in held:
+            self.c.note_off(note, ch)
+        for ch in pedals:
+            self.c.sustain(False, ch)
+        self.released_on_disconnect += len(held)
+        return len(held)
+
     def _control(self, ch: int, cc: int, value: int) -> None:
         if cc == 64:
+            with self._held_lock:
+                (self.pedals.add if value >= 64 else self.pedals.discard)(ch)
             self.c.sustain(value >= 64, ch)
         elif cc == 101:
             self._rpn[ch] = (value, self._rpn[ch][1])
@@ -94,6 +120,9 @@ class MidiMapper:
         elif cc == 38 and self._rpn[ch] == (0, 0):
             self.bend_range[ch] = math.floor(self.bend_range[ch]) + value / 100.0
         elif cc in (120, 123):
+            with self._held_lock:
+                self.held.clear()
+                self.pedals.clear()
             self.c.panic()
         elif cc in self.s.cc_map:
             target = self.s.cc_map[cc]
@@ -105,6 +134,52 @@ class MidiMapper:
                 self.c.set_gain_db(cc_to_db(value))
             elif target.startswith("knob"):
                 self.c.set_knob(int(target[4:]), (cc_to_unit(value) * 2.0 - 1.0) * KNOB_RANGE_SD)
+
+
+class JackMidiWatch:
+    """Calls ``on_gone()`` when a JACK connection to our MIDI input disappears.
+
+    rtmidi says nothing when a sending client dies, which leaves its notes hanging
+    (FluidSynth #1129); JACK drops the dead client's connections at once, so a
+    non-activated JACK client polling the connection count sees it go.
+    """
+
+    def __init__(self, port_name: str, on_gone: Callable[[], None], interval_s: float = 0.1):
+        import jack
+
+        self.port_name = port_name
+        self.on_gone = on_gone
+        self.interval_s = interval_s
+        self.client = jack.Client("morphsynth-midi-watch", no_start_server=True)
+        self.connections = self._count()
+        self.disconnects = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="midi-watch", daemon=True)
+        self._thread.start()
+
+    def _count(self) -> int:
+        ports = [p for p in self.client.get_ports(is_midi=True, is_input=True)
+                 if p.name.split(":", 1)[-1] == self.port_name]
+        return sum(len(self.client.get_all_connections(p)) for p in ports)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                n = self._count()
+            except Exception:  # JACK itself went away: the audio side reports that
+                continue
+            if n < self.connections:
+                self.disconnects += 1
+                self.on_gone()
+            self.connections = n
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        try:
+            self.client.close()
+        except Exception:
+            pass
 
 
 def midi_backend(api: str):
@@ -121,6 +196,7 @@ class MidiInput:
         self.mapper = MidiMapper(controls, settings)
         self.port = None
         self.name = ""
+        self.watch: JackMidiWatch | None = None
 
     def open(self) -> "MidiInput":
         try:
@@ -156,9 +232,21 @@ class MidiInput:
                                   f"({' '.join(str(exc).split())}); use --midi none, or midi.api: "
                                   "UNIX_JACK when JACK runs without an ALSA sequencer") from None
         self.name = getattr(self.port, "name", s.port)
+        if api == "UNIX_JACK":
+            try:
+                self.watch = JackMidiWatch(self.name, self._client_left)
+            except Exception as exc:  # watching is a safety net, not a reason to refuse MIDI
+                log.warning("MIDI: cannot watch the port's JACK connections (%s)", exc)
         return self
 
+    def _client_left(self) -> None:
+        count = self.mapper.release_all()
+        log.warning("MIDI: a client disconnected from '%s'; released %d held notes", self.name, count)
+
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
         if self.port is not None:
             self.port.close()
             self.port = None

@@ -1,0 +1,189 @@
+"""Faults through a real JACK dummy server: a MIDI client killed mid-storm, a stalled
+render while the audio callback plays."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from fuzz_corpus import build_fuzz_parts
+from morphsynth.server.app import SynthServer
+from morphsynth.server.server_config import ServeConfig
+
+pytestmark = pytest.mark.jack
+
+SR = 48000
+PITCHES = (48, 52, 55, 60, 64, 67)
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    return build_fuzz_parts(tmp_path_factory.mktemp("jack_fault_parts"))
+
+
+def renderer_for(parts, model_wrapper=None):
+    from morphsynth.server.library import Library
+    from morphsynth.server.renderer import Renderer
+    from morphsynth.training.synth_model import load_synth_model
+
+    model = load_synth_model(parts[0])
+    library = Library.load(parts[1], model)
+    return Renderer(model_wrapper(model) if model_wrapper else model, library, out_rate=SR, prerender_all=False)
+
+
+def wait_for(cond, timeout):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+MIDI_CLIENT = r"""
+import random, sys, time, mido
+be = mido.Backend('mido.backends.rtmidi', api='UNIX_JACK', load=True)
+name = [n for n in be.get_output_names() if n.endswith(':' + sys.argv[1])][0]
+out = be.open_output(name)
+time.sleep(0.2)
+rng = random.Random(int(sys.argv[2]))
+sent = 0
+pitches = [int(p) for p in sys.argv[3].split(',')]
+for i in range(int(sys.argv[4])):
+    ch, p = rng.randrange(16), rng.choice(pitches)
+    if rng.random() < 0.55:
+        out.send(mido.Message('note_on', channel=ch, note=p, velocity=100))
+    else:
+        out.send(mido.Message('note_off', channel=ch, note=p))
+    sent += 1
+    if rng.random() < 0.02:
+        out.send(mido.Message('control_change', channel=ch, control=64, value=rng.choice((0, 127))))
+        sent += 1
+    if i % 10 == 0:
+        time.sleep(0.002)   # rtmidi's JACK ring (16 KB) drops what a period cannot carry
+for p in pitches:                      # hold a chord with the pedal down, then get killed
+    out.send(mido.Message('control_change', channel=1, control=64, value=127))
+    out.send(mido.Message('note_on', channel=1, note=p, velocity=100))
+    sent += 2
+print('holding', sent, flush=True)
+time.sleep(60)
+"""
+
+
+def test_midi_client_killed_mid_storm_leaves_no_voice_after_the_release_time(jack_server, parts, tmp_path):
+    cfg = ServeConfig()
+    cfg.audio.device = "null"
+    cfg.osc.port = 0
+    cfg.osc.tcp_port = 0
+    cfg.midi.port = "virtual"
+    cfg.midi.api = "UNIX_JACK"
+    cfg.midi.client_name = f"ms-{uuid.uuid4().hex[:6]}"
+    cfg.envelope.release = 0.2
+    renderer = renderer_for(parts)
+    server = SynthServer(cfg, renderer)
+    # Render the storm's notes first so every note-on sounds at once.
+    for p in PITCHES:
+        server.controls.note_on(p, 100, 0, 1)
+        server.controls.note_off(p, 0, 1)
+    assert server.controls.wait_requests(120)
+    server.start()
+    try:
+        assert server.midi.watch is not None
+        client = subprocess.Popen([sys.executable, "-c", MIDI_CLIENT, cfg.midi.client_name, "7",
+                                   ",".join(map(str, PITCHES)), "3000"],
+                                  stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+        try:
+            word, sent = client.stdout.readline().split()
+            assert word == "holding"
+            assert wait_for(lambda: server.engine.active_voices() >= len(PITCHES), 10)
+        finally:
+            client.send_signal(signal.SIGKILL)
+            client.wait(10)
+        # The watcher polls every 0.1 s; then the release (0.2 s) runs out.
+        assert wait_for(lambda: server.engine.active_voices() == 0, 5.0), server.engine.active_voices()
+        assert server.midi.watch.disconnects == 1
+        assert server.midi.mapper.released_on_disconnect >= len(PITCHES)
+        assert server.midi.mapper.received == int(sent)
+    finally:
+        server.stop()
+
+
+class SlowModel:
+    """The real model, whose decode first burns CPU for seconds the way a big network would
+    (torch matmuls, which release the GIL like real inference)."""
+
+    def __init__(self, model, seconds=2.0):
+        self._model = model
+        self.seconds = seconds
+        self.stalled = 0
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def decode(self, *args, **kwargs):
+        import torch
+
+        self.stalled += 1
+        x = torch.randn(384, 384)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < self.seconds:
+            x = torch.tanh(x @ x)
+        return self._model.decode(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sd_on_jack(jack_server):
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+    yield jack_server
+    sd._terminate()
+
+
+def test_stalled_render_never_delays_the_audio_callback(sd_on_jack, parts, tmp_path):
+    from audio_graph import Capture
+
+    slow = {}
+    renderer = renderer_for(parts, lambda m: slow.setdefault("model", SlowModel(m, seconds=0.0)))
+    cfg = ServeConfig()
+    cfg.audio.device = "system"
+    cfg.audio.block_size = 256
+    cfg.audio.gain_db = 0.0
+    cfg.midi.port = "none"
+    cfg.osc.port = 0
+    cfg.osc.tcp_port = 0
+    cfg.envelope.attack, cfg.envelope.sustain = 0.005, 1.0
+    server = SynthServer(cfg, renderer)
+    server.controls.note_on(60, 100, 0, 1)      # cached before the model turns slow
+    assert server.controls.wait_requests(120)
+    slow["model"].seconds = 2.0
+    server.start()
+    capture = Capture(sd_on_jack, name="stall-capture").start()
+    try:
+        ports = [p.name for p in capture.client.get_ports(is_output=True, is_audio=True)
+                 if p.name.startswith("PortAudio:out_")]
+        capture.connect_from(min(ports, key=lambda n: int(n.rsplit("_", 1)[1])))
+        assert wait_for(lambda: server.engine.active_voices() == 1, 5)
+        time.sleep(0.3)
+        capture.clear()
+        xruns0 = capture.xruns
+        server.controls.note_on(72, 100)            # a miss: the worker stalls in decode for 2 s
+        assert wait_for(lambda: slow["model"].stalled >= 1, 5)
+        time.sleep(1.5)                             # inside the stall
+        audio = capture.audio()
+    finally:
+        capture.close()
+        server.stop()
+    # The held note kept sounding through the stall: no 10 ms window fell silent.
+    windows = audio[: len(audio) // 480 * 480].reshape(-1, 480)
+    rms = np.sqrt(np.mean(windows ** 2, axis=1))
+    print(f"\nstall: {len(windows)} windows, quietest {rms.min():.4f}, loudest {rms.max():.4f}, "
+          f"JACK xruns {capture.xruns - xruns0}, engine xruns {server.engine.xruns}")
+    assert len(windows) > 100
+    assert rms.min() > 0.1 * np.median(rms), rms.min()
