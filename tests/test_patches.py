@@ -444,6 +444,7 @@ def test_max_patch_messages_drive_the_server_and_replies_reach_the_registered_po
         # The Max for Live device: track notes through [midiparse], Live's macros through its dials.
         device = g.read_maxpat(PATCHES / "max" / "morphsynth-m4l.maxpat")
         flow = g.MaxFlow(device)
+        listen_port = int(device.text(device.by_text("udpreceive")[0]).split()[1])
         send(flow.press(device.by_text("live.thisdevice")[0]))
         assert reply().address == "/done"
         dials = _dials(device)

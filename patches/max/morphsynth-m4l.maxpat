@@ -104,7 +104,7 @@
       133.0,
       22.0
      ],
-     "text": "/reply/port 57131"
+     "text": "/reply/port 57132"
     }
    },
    {
@@ -846,7 +846,7 @@
       126.0,
       22.0
      ],
-     "text": "udpreceive 57131"
+     "text": "udpreceive 57132"
     }
    },
    {

@@ -21,6 +21,8 @@ from patch_writers import MaxPatcher, PdCanvas  # noqa: E402
 PATCHES = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 57130
 REPLY_PORT = 57131
+# The Max for Live device listens on a port of its own, so it can run beside the Max patch.
+DEVICE_REPLY_PORT = 57132
 
 # -- Pure Data ---------------------------------------------------------------------------------
 
@@ -445,9 +447,10 @@ def pd_help(group: str) -> str:
 # -- Max ---------------------------------------------------------------------------------------
 
 
-def _max_replies(m: MaxPatcher, x: float, y: float, presentation_y: float | None = None) -> str:
+def _max_replies(m: MaxPatcher, x: float, y: float, presentation_y: float | None = None,
+                 port: int = REPLY_PORT) -> str:
     """[udpreceive] on the registered reply port, routed to displays; returns its id."""
-    recv = m.obj(x, y, f"udpreceive {REPLY_PORT}")
+    recv = m.obj(x, y, f"udpreceive {port}")
     prn = m.obj(x + 160, y, "print morphsynth")
     m.connect(recv, 0, prn)
     route = m.obj(x, y + 30, "route /done /fail /status.reply /synced /library/list.reply")
@@ -585,7 +588,7 @@ def max_m4l() -> str:
                       "to put macros on the dials.", 600)
     send = m.obj(20, 600, f"udpsend 127.0.0.1 {DEFAULT_PORT}")
     here = m.obj(20, 40, "live.thisdevice")
-    reg = m.message(20, 70, f"/reply/port {REPLY_PORT}")
+    reg = m.message(20, 70, f"/reply/port {DEVICE_REPLY_PORT}")
     m.connect(here, 0, reg)
     m.connect(reg, 0, send)
     # Notes: velocity 0 note-offs ride on /note/on; every MIDI byte also passes through.
@@ -631,7 +634,7 @@ def max_m4l() -> str:
     gain = m.obj(460, 300, "prepend /gain")
     m.connect(ids[7], 0, gain)
     m.connect(gain, 0, send)
-    _max_replies(m, 20, 380)
+    _max_replies(m, 20, 380, port=DEVICE_REPLY_PORT)
     return m.to_json()
 
 
