@@ -4,9 +4,11 @@ Control threads (OSC, MIDI, the renderer's worker) call the public methods, whic
 only write a command into a preallocated single-producer/single-consumer ring;
 :meth:`Engine.process`, called by the audio callback, drains the ring and mixes
 prepared buffers. The callback side never takes a lock, never logs and never
-touches the model; scratch arrays are allocated once in ``__init__`` and every
-per-block operation writes into them with ``out=``. Producers serialise among
-themselves with a lock the consumer never takes.
+touches the model. All voices are mixed at once as ``[voices, frames]`` views of
+flat work buffers allocated in ``__init__``, written with ``out=``; what numpy
+still creates per block is small and short-lived (the sounding voices' indices and
+per-voice scalars, a few hundred bytes). Producers serialise among themselves with
+a lock the consumer never takes.
 
 A voice plays a rendered note (float32 mono, the whole 4 s note) from its start.
 While the key (or the sustain pedal) is held and the play head reaches
