@@ -81,8 +81,8 @@ class MidiMapper:
             self.c.bend(pitchwheel_to_semitones(msg.pitch, self.bend_range[ch]), ch)
         elif kind == "aftertouch":
             self.c.pressure(cc_to_unit(msg.value), ch)
-        elif kind == "polytouch":
-            # Only meaningful per note; on a member channel the channel is the note.
+        elif kind == "polytouch" and self.s.mpe and ch != 0:
+            # Per-note pressure: only an MPE member channel holds a single note.
             self.c.pressure(cc_to_unit(msg.value), ch)
         elif kind == "program_change":
             preset = self.s.presets.get(msg.program)
