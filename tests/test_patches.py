@@ -248,7 +248,7 @@ def pd_driver(port: int, names: list[str], path: Path) -> None:
     wait = c.obj(10, 70, "delay 300")
     # Three slots by name, the fourth by its index in the library's list.
     srcs = " ".join(f"; ms-src{i + 1} symbol {n}" for i, n in enumerate(names[:3])) + "; ms-pick4 3"
-    start = c.msg(10, 100, f"; morphsynth-port {port}; ms-library-list bang")
+    start = c.msg(10, 100, f"; morphsynth-port {port}; ms-notify 1; ms-library-list bang")
     c.chain(lb, wait, start)
     # 1. the library's names arrived: morph, envelope, then hold a note until a voice sounds.
     lib = c.obj(10, 140, "r morphsynth-library")
@@ -266,14 +266,19 @@ def pd_driver(port: int, names: list[str], path: Path) -> None:
     render = c.msg(200, 300, "; ms-off bang; ms-render-path symbol pd.wav; ms-render-pitch 64; "
                              "ms-render-duration 1; ms-render bang")
     c.connect(silent, 1, render)
-    # 3. /done /render: ask for an unknown source (a /fail), then sync and quit.
+    # 3. /done /render: ask for an unknown source (a /fail), then play a new key the way the
+    # MIDI keyboard does; /note/ready (we asked for notifications) says it arrived and rendered.
     done = c.obj(200, 140, "r morphsynth-done")
     which = c.obj(200, 170, "route /render")
     bad = c.msg(200, 200, "; ms-src1 symbol no-such-source; ms-sources-send bang")
     c.chain(done, which, bad)
     fail = c.obj(400, 140, "r morphsynth-fail")
-    sync = c.msg(400, 170, "; ms-sync bang")
-    c.chain(fail, sync)
+    midi = c.msg(400, 170, "; ms-midinote 62 90")
+    c.chain(fail, midi)
+    ready = c.obj(600, 140, "r morphsynth-ready")
+    key = c.obj(600, 170, "route 62")  # the first note's /note/ready 60 100 comes earlier
+    sync = c.msg(600, 200, "; ms-midinote 62 0; ms-sync bang")
+    c.chain(ready, key, sync)
     synced = c.obj(400, 210, "r morphsynth-synced")
     later = c.obj(400, 240, "delay 200")
     quit_ = c.msg(400, 270, "; pd quit")
@@ -301,6 +306,7 @@ def test_pd_patch_plays_morphs_renders_and_shows_the_servers_replies(served, tmp
     assert status and int(float(status[-1][0])) >= 1, text  # a voice sounded
     assert "morphsynth: done /render pd.wav" in lines, text
     assert any(ln.startswith("morphsynth: fail /morph/sources") and "no-such-source" in ln for ln in lines), text
+    assert "morphsynth: note ready 62 90" in lines, text
     assert "morphsynth: synced 0" in lines, text
     # The server took the patch's morph and envelope (Pd sends float32).
     assert served.controls.x == pytest.approx(0.3, abs=1e-6) and served.controls.y == pytest.approx(0.7, abs=1e-6)
@@ -309,8 +315,18 @@ def test_pd_patch_plays_morphs_renders_and_shows_the_servers_replies(served, tmp
     assert (adsr.attack, adsr.decay, adsr.sustain, adsr.release) == pytest.approx((0.01, 0.1, 0.8, 0.2), abs=1e-6)
     assert served.controls.gain_db == -6 and served.controls.knobs[0] == pytest.approx(0.5)
     assert rms(served.out_dir / "pd.wav") > 1e-4
+    assert wait_voices(served, 0)  # the MIDI-style note-off released the last note
     served.stop()
     assert rms(served.recording) > 1e-5  # the held note was played
+
+
+def wait_voices(served, n: int, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while served.engine.active_voices() != n:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def sclang_env(port: int, out_dir: Path) -> dict:
