@@ -122,7 +122,7 @@ class _FramesStft:
 
     def inverse(self, spec: torch.Tensor) -> torch.Tensor:
         """complex ``[batch, n_frames, n_bins]`` → audio ``[batch, length]``."""
-        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * self.window  # [batch, n_frames, n_fft]
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1).mul_(self.window)  # [batch, n_frames, n_fft]
         half = self.n_fft // 2
         return _overlap_add(frames, self.hop)[:, half: half + self.length] * self.inv_envelope
 
@@ -185,9 +185,10 @@ def griffin_lim(mag: torch.Tensor, n_iter: int = 32, momentum: float = 0.99, pha
     previous = None
     for _ in range(n_iter):
         rebuilt = ops.forward(ops.inverse(spec))
-        spec = rebuilt if previous is None else rebuilt - keep * previous
-        # Projection onto the target magnitude: keep the phase, take |mag|.
-        spec = spec * (target / (spec.abs() + eps))
+        spec = rebuilt.clone() if previous is None else torch.sub(rebuilt, previous, alpha=keep)
+        # Projection onto the target magnitude: keep the phase, take |mag|. In place, since
+        # these complex element-wise passes cost as much as the FFTs on the CPU.
+        spec.mul_(target / (spec.abs() + eps))
         previous = rebuilt
     return ops.inverse(spec)
 

@@ -56,7 +56,7 @@ def resample_to(audio: torch.Tensor, sample_rate: int, target_rate: int) -> torc
 
 def crepe_f0(audio, sample_rate: int, model: str = "tiny", fmin: float = CREPE_MIN_FMIN,
              fmax: float = 2006.0, duration_s: float = 2.0, hop_s: float = 0.02,
-             device: str | torch.device | None = None) -> torch.Tensor:
+             device: str | torch.device | None = None, notes_per_call: int = 16) -> torch.Tensor:
     """Median CREPE f0 in Hz of each note's first ``duration_s`` seconds.
 
     audio: ``[batch, n_samples]`` or ``[n_samples]`` (array or tensor) at
@@ -79,10 +79,14 @@ def crepe_f0(audio, sample_rate: int, model: str = "tiny", fmin: float = CREPE_M
         device = "cuda" if torch.cuda.is_available() else "cpu"
     tc = _torchcrepe()
     hop = max(1, int(round(hop_s * CREPE_SAMPLE_RATE)))
+    medians = []
     with torch.no_grad():
-        f0 = tc.predict(x, CREPE_SAMPLE_RATE, hop_length=hop, fmin=fmin, fmax=fmax, model=model,
-                        decoder=tc.decode.weighted_argmax, device=str(device), batch_size=None)
-    result = f0.float().cpu().median(dim=-1).values  # [batch]
+        # A few notes per call: torchcrepe frames all of its input at once.
+        for chunk in x.split(notes_per_call):
+            f0 = tc.predict(chunk, CREPE_SAMPLE_RATE, hop_length=hop, fmin=fmin, fmax=fmax, model=model,
+                            decoder=tc.decode.weighted_argmax, device=str(device), batch_size=None)
+            medians.append(f0.float().cpu().median(dim=-1).values)  # [chunk]
+    result = torch.cat(medians)
     return result[0] if single else result
 
 
