@@ -290,46 +290,56 @@ def pghi_heap_phase(mag: torch.Tensor, n_fft: int = 1024, hop: int = 256, tol: f
 def _heap_integrate(mag: np.ndarray, dt: np.ndarray, df: np.ndarray, tol: float, start: np.ndarray) -> np.ndarray:
     """One note: ``[n_bins, n_frames]`` arrays → phase ``[n_bins, n_frames]``."""
     n_bins, n_frames = mag.shape
-    flat = mag.ravel()
+    width = n_frames + 2
+
+    def padded(a: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        # A border of never-to-do cells around the grid replaces four bounds checks per bin.
+        out = np.full((n_bins + 2, width), fill, dtype=np.float64)
+        out[1:-1, 1:-1] = a
+        return out.ravel()
+
+    flat = padded(mag, -1.0)
     # Python lists and ints: element access on them is several times faster than on numpy arrays.
-    todo = bytearray((flat > tol * flat.max()).astype(np.uint8).tobytes())
-    phase = start.ravel().tolist()
-    half_dt = (0.5 * dt.ravel()).tolist()
-    half_df = (0.5 * df.ravel()).tolist()
-    neg_mag = (-flat).tolist()
-    last = n_bins * n_frames
+    todo = bytearray((flat > tol * mag.max()).astype(np.uint8).tobytes())
+    phase = padded(start).tolist()
+    half_dt = (0.5 * padded(dt)).tolist()
+    half_df = (0.5 * padded(df)).tolist()
+    # The heap holds magnitude ranks: ints compare faster than (magnitude, index) tuples.
+    order_np = np.argsort(-flat, kind="stable")
+    rank_np = np.empty_like(order_np)
+    rank_np[order_np] = np.arange(order_np.size)
+    order, rank = order_np.tolist(), rank_np.tolist()
     heappush, heappop = heapq.heappush, heapq.heappop
-    for seed_index in np.argsort(-flat, kind="stable").tolist():
-        if not todo[seed_index]:
+    for seed_rank, seed in enumerate(order):
+        if not todo[seed]:
             continue
-        todo[seed_index] = 0
-        phase[seed_index] = 0.0
-        heap = [(neg_mag[seed_index], seed_index)]
+        todo[seed] = 0
+        phase[seed] = 0.0
+        heap = [seed_rank]
         while heap:
-            i = heappop(heap)[1]
+            i = order[heappop(heap)]
             p, hdt, hdf = phase[i], half_dt[i], half_df[i]
-            n = i % n_frames
             j = i + 1  # next frame
-            if n + 1 < n_frames and todo[j]:
+            if todo[j]:
                 todo[j] = 0
                 phase[j] = p + hdt + half_dt[j]
-                heappush(heap, (neg_mag[j], j))
+                heappush(heap, rank[j])
             j = i - 1  # previous frame
-            if n > 0 and todo[j]:
+            if todo[j]:
                 todo[j] = 0
                 phase[j] = p - hdt - half_dt[j]
-                heappush(heap, (neg_mag[j], j))
-            j = i + n_frames  # next bin
-            if j < last and todo[j]:
+                heappush(heap, rank[j])
+            j = i + width  # next bin
+            if todo[j]:
                 todo[j] = 0
                 phase[j] = p + hdf + half_df[j]
-                heappush(heap, (neg_mag[j], j))
-            j = i - n_frames  # previous bin
-            if j >= 0 and todo[j]:
+                heappush(heap, rank[j])
+            j = i - width  # previous bin
+            if todo[j]:
                 todo[j] = 0
                 phase[j] = p - hdf - half_df[j]
-                heappush(heap, (neg_mag[j], j))
-    return np.asarray(phase).reshape(n_bins, n_frames)
+                heappush(heap, rank[j])
+    return np.asarray(phase).reshape(n_bins + 2, width)[1:-1, 1:-1]
 
 
 # ---------------------------------------------------------------------------
