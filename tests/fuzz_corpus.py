@@ -428,10 +428,24 @@ class MidiFuzzTarget:
             s.note("uncaught", data, repr(exc))
         dt = time.perf_counter() - t0
         s.inputs += 1
-        s.slowest_s = max(s.slowest_s, dt)
         if dt > HANG_S:
-            s.hangs += 1
-            s.note("hang", data, f"{dt * 1000:.0f} ms")
+            # Shared cores: count it only if the same bytes are slow again (a fresh parser).
+            import mido
+
+            t0 = time.perf_counter()
+            again = mido.Parser()
+            try:
+                again.feed(data)
+                for msg in again:
+                    self.mapper.handle(msg)
+            except BaseException:
+                pass
+            retry = time.perf_counter() - t0
+            if retry > HANG_S:
+                s.hangs += 1
+                s.note("hang", data, f"{dt * 1000:.0f} ms then {retry * 1000:.0f} ms")
+            dt = min(dt, retry)
+        s.slowest_s = max(s.slowest_s, dt)
 
 
 # ---------------------------------------------------------------------- a real server to fuzz
