@@ -478,3 +478,47 @@ def test_max_patch_messages_drive_the_server_and_replies_reach_the_registered_po
     finally:
         sender.close()
         replies.close()
+
+
+@pytest.mark.slow
+def test_open_stage_control_widget_messages_drive_the_server(served):
+    """What the session's widgets send (address, preArgs, then their value) works on the real
+    server; the /adsr faders' script sends all four faders' values."""
+    from morphsynth.server.osc import build_message
+    from pythonosc.osc_message import OscMessage
+
+    widgets = {w["id"]: w for w in g.read_osc_session(OSC_FILES[0])}
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(20)
+    server = ("127.0.0.1", served.osc.udp_port)
+
+    def touch(wid, *value):
+        w = widgets[wid]
+        pre = w.get("preArgs", [])
+        args = [*(pre if isinstance(pre, list) else [pre]), *value]
+        if w.get("typeTags"):
+            args = [int(a) if t == "i" else float(a) if t == "f" else a for a, t in zip(args, w["typeTags"])]
+        sock.sendto(build_message(w["address"], *args), server)
+
+    try:
+        touch("library_list")
+        names = [str(n) for n in OscMessage(sock.recvfrom(65536)[0]).params]
+        assert names == list(served.renderer.library.names)
+        touch("morph_xy", 0.3, 0.6)
+        touch("knob2", -1.0)
+        touch("gain", -4.0)
+        # The faders' onValue script: send('/adsr', get('attack'), get('decay'), get('sustain'), get('release'))
+        assert "get('attack'), get('decay'), get('sustain'), get('release')" in widgets["attack"]["onValue"]
+        sock.sendto(build_message("/adsr", *(float(widgets[k]["value"]) for k in
+                                             ("attack", "decay", "sustain", "release"))), server)
+        touch("keys", 60, 100)
+        assert wait_voices(served, 1)
+        touch("keys", 60, 0)
+        sock.sendto(build_message("/sync", 9), server)
+        msg = OscMessage(sock.recvfrom(65536)[0])
+        assert (msg.address, msg.params) == ("/synced", [9])  # nothing failed before it
+        c = served.controls
+        assert (c.x, c.y) == pytest.approx((0.3, 0.6)) and c.knobs[2] == -1.0 and c.gain_db == -4.0
+        assert wait_voices(served, 0)
+    finally:
+        sock.close()
