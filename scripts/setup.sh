@@ -3,7 +3,8 @@
 # virtual environment in .venv and the package itself (editable, with the eval
 # and test extras). Safe to run again: finished steps are skipped.
 #
-#   bash scripts/setup.sh            # everything
+#   bash scripts/setup.sh            # what the server needs
+#   bash scripts/setup.sh --test     # the same, plus SuperCollider for the patch tests
 #   MORPHSYNTH_PYTHON=python3.12 bash scripts/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,9 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(python3 python3-venv python3-pip libportaudio2 libsndfile1 fluidsynth
   fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small jackd2
   puredata-core liblo-tools)
+if [[ "${1:-}" == "--test" ]]; then
+  APT_PACKAGES+=(supercollider-language supercollider-server)
+fi
 PYTHON="${MORPHSYNTH_PYTHON:-python3}"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
