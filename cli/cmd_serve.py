@@ -28,7 +28,9 @@ def add_parser(sub) -> None:
                    help="accept OSC from these client IP addresses; required with a non-loopback --host")
     p.add_argument("--port", type=int, help="OSC UDP port (default 57130)")
     p.add_argument("--tcp-port", type=int, help="OSC TCP port (default 57130; 0 = no TCP)")
-    p.add_argument("--audio", metavar="DEVICE|null", help="output device name, or null for no device")
+    p.add_argument("--audio", metavar="DEVICE|jack|null",
+                   help="output device name; jack: a JACK client of its own that survives a JACK restart; "
+                        "null: no device")
     p.add_argument("--record", metavar="FILE.wav", help="write everything played to this WAV")
     p.add_argument("--midi", metavar="PORT|virtual|none", help="MIDI input (default: virtual port 'morphsynth')")
     p.add_argument("--model", metavar="M", help="model folder (default: the shipped model or $MORPHSYNTH_MODEL)")
@@ -59,7 +61,7 @@ def run(args) -> int:
     from morphsynth.server.server_config import load_serve_config
 
     cfg = apply_args(load_serve_config(args.config), args)
-    if cfg.audio.device != "null":
+    if cfg.audio.device not in ("null", "jack"):
         from morphsynth.server.audio_io import find_output_device
 
         find_output_device(cfg.audio.device)  # fail fast, before loading the model

@@ -206,9 +206,131 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+class JackOutput:
+    """Our own JACK client (no PortAudio), which outlives the JACK server going away.
+
+    PortAudio's calls block for good once jackd dies, so the stream can be neither stopped
+    nor reopened. Here a shutdown is noticed, reported (``device_name`` ends in
+    ``(lost)``, ``lost`` counts it) and a monitor thread reconnects when the server is back.
+    """
+
+    def __init__(self, engine: Engine, sample_rate: int, channels: int = 2, recorder: Recorder | None = None,
+                 client_name: str = "morphsynth", retry_s: float = 0.5):
+        try:
+            import jack  # noqa: F401
+        except ImportError:
+            raise MorphsynthError("audio: device 'jack' needs the JACK-Client package "
+                                  f"(pip install JACK-Client); {NO_DEVICE_HINT}") from None
+        self.engine = engine
+        self.sample_rate = int(sample_rate)
+        self.channels = max(1, int(channels))
+        self.recorder = recorder
+        self.client_name = client_name
+        self.retry_s = retry_s
+        self.lost = 0
+        self.recovered = 0
+        self._mono = np.zeros(engine.max_block, np.float32)
+        self._client = None
+        self._dead = threading.Event()
+        self._running = False
+        self._monitor: threading.Thread | None = None
+        self._connect()
+
+    @property
+    def device_name(self) -> str:
+        return "jack" if self._client is not None else "jack (lost)"
+
+    def _connect(self) -> None:
+        import jack
+
+        try:
+            client = jack.Client(self.client_name, no_start_server=True)
+        except jack.JackError as exc:
+            raise MorphsynthError(f"audio: no JACK server to connect to ({_one_line(exc)}); "
+                                  f"{NO_DEVICE_HINT}") from None
+        if client.samplerate != self.sample_rate:
+            rate = client.samplerate
+            client.close()
+            raise MorphsynthError(f"audio: JACK runs at {rate} Hz but audio.sample_rate is {self.sample_rate}")
+        ports = [client.outports.register(f"out_{i}") for i in range(self.channels)]
+        engine, mono, recorder, dead = self.engine, self._mono, self.recorder, self._dead
+
+        @client.set_process_callback
+        def process(frames):
+            out = mono[:frames]
+            engine.process(out)
+            for port in ports:
+                port.get_array()[:] = out
+            if recorder is not None:
+                recorder.push(out)
+
+        @client.set_xrun_callback
+        def xrun(delay):
+            engine.xruns += 1
+
+        @client.set_shutdown_callback
+        def shutdown(status, reason):
+            dead.set()
+
+        client.activate()
+        playback = client.get_ports(is_physical=True, is_input=True, is_audio=True)
+        for src, dst in zip(ports * len(playback), playback):
+            client.connect(src, dst)
+        self._dead.clear()
+        self._client = client
+        self.engine.clock_running = True
+
+    def start(self) -> "JackOutput":
+        self._running = True
+        self._monitor = threading.Thread(target=self._watch, name="jack-monitor", daemon=True)
+        self._monitor.start()
+        return self
+
+    def _watch(self) -> None:
+        import logging
+
+        log = logging.getLogger("morphsynth.audio")
+        while self._running:
+            if not self._dead.wait(0.2):
+                continue
+            if self._client is not None:
+                self.lost += 1
+                self.engine.clock_running = False
+                log.warning("audio: the JACK server went away; reconnecting every %.1f s", self.retry_s)
+                client, self._client = self._client, None
+                try:
+                    client.deactivate()
+                    client.close()
+                except Exception:
+                    pass
+            try:
+                self._connect()
+            except MorphsynthError:
+                time.sleep(self.retry_s)
+                continue
+            self.recovered += 1
+            log.warning("audio: reconnected to JACK")
+
+    def stop(self) -> None:
+        self._running = False
+        if self._monitor is not None:
+            self._monitor.join(2.0)
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.deactivate()
+                client.close()
+            except Exception:
+                pass
+        self.engine.clock_running = False
+
+
 def open_output(engine: Engine, device: str, sample_rate: int, block_size: int, channels: int = 2,
                 latency: float | None = None, recorder: Recorder | None = None):
-    """``device`` ``null`` gives a :class:`NullOutput`, anything else a :class:`DeviceOutput`."""
+    """``device`` ``null`` gives a :class:`NullOutput`, ``jack`` a :class:`JackOutput` (survives
+    the JACK server restarting), anything else a :class:`DeviceOutput`."""
     if device == "null":
         return NullOutput(engine, sample_rate, block_size, recorder)
+    if device == "jack":
+        return JackOutput(engine, sample_rate, channels, recorder)
     return DeviceOutput(engine, device, sample_rate, block_size, channels, latency, recorder)
