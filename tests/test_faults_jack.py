@@ -192,48 +192,71 @@ def test_stalled_render_never_delays_the_audio_callback(sd_on_jack, parts, tmp_p
     assert rms.min() > 0.1 * np.median(rms), rms.min()
 
 
-def test_jack_server_killed_and_restarted_is_reported_and_the_server_plays_on(parts, tmp_path, monkeypatch):
-    """Device 'jack': kill the JACK server under a playing server, then start it again."""
-    from audio_graph import JackServer
+JACK_RESTART = r"""
+import json, signal, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from audio_graph import JackServer
+import os
+jack = JackServer().start()
+os.environ.update(jack.env())
+from fuzz_corpus import CountingSender
+from morphsynth.server.app import SynthServer
+from morphsynth.server.osc import build_message
+from morphsynth.server.server_config import ServeConfig
+from test_faults_jack import renderer_for, wait_for
 
-    from fuzz_corpus import CountingSender
-    from morphsynth.server.osc import build_message
+cfg = ServeConfig()
+cfg.audio.device = "jack"
+cfg.midi.port = "none"
+cfg.osc.port = 0
+cfg.osc.tcp_port = 0
+server = SynthServer(cfg, renderer_for((Path(sys.argv[2]), Path(sys.argv[3]))))
+server.start()
+r = {}
+def status():
+    s = CountingSender()
+    server.osc.feed(build_message("/status"), s)
+    return s.replies[0][9]
+try:
+    r["playing"] = wait_for(lambda: server.engine.blocks > 20, 5)
+    r["device_before"] = status()
+    jack.proc.send_signal(signal.SIGKILL)
+    jack.proc.wait(5)
+    jack.proc = None
+    r["lost_seen"] = wait_for(lambda: server.output.lost == 1, 5)
+    r["device_while_lost"] = status()
+    blocks = server.engine.blocks
+    time.sleep(0.3)
+    r["clock_stopped_while_lost"] = server.engine.blocks == blocks
+    jack.start()
+    r["recovered"] = wait_for(lambda: server.output.recovered == 1, 10)
+    r["device_after"] = status()
+    r["playing_after"] = wait_for(lambda: server.engine.blocks > blocks + 20, 5)
+    server.osc.feed(build_message("/note/on", 60, 100), CountingSender())
+    r["note_after"] = wait_for(lambda: server.engine.active_voices() == 1, 30)
+finally:
+    server.stop()
+    jack.stop()
+print(json.dumps(r), flush=True)
+"""
+
+
+def test_jack_server_killed_and_restarted_is_reported_and_the_server_plays_on(parts, tmp_path):
+    """Device 'jack': kill the JACK server under a playing server, then start it again.
+    (In a process of its own: libjack can crash a process whose other clients it serves.)"""
+    import json
+
+    from audio_graph import JackServer
 
     if not JackServer.available():
         pytest.skip("jackd is not installed")
-    jack = JackServer().start()
-    for key, value in jack.env().items():
-        monkeypatch.setenv(key, value)
-    cfg = ServeConfig()
-    cfg.audio.device = "jack"
-    cfg.midi.port = "none"
-    cfg.osc.port = 0
-    cfg.osc.tcp_port = 0
-    server = SynthServer(cfg, renderer_for(parts))
-    server.start()
-    try:
-        def status():
-            s = CountingSender()
-            server.osc.feed(build_message("/status"), s)
-            return s.replies[0]
-
-        assert wait_for(lambda: server.engine.blocks > 20, 5)
-        assert status()[9] == "jack"
-        jack.proc.send_signal(signal.SIGKILL)          # the device disappears
-        jack.proc.wait(5)
-        jack.proc = None
-        assert wait_for(lambda: server.output.lost == 1, 5)
-        assert status()[9] == "jack (lost)"             # reported, and the server still answers
-        blocks = server.engine.blocks
-        time.sleep(0.3)
-        assert server.engine.blocks == blocks           # no clock while the device is gone
-        jack.start()                                    # it comes back
-        assert wait_for(lambda: server.output.recovered == 1, 10)
-        assert status()[9] == "jack"
-        assert wait_for(lambda: server.engine.blocks > blocks + 20, 5)
-        s = CountingSender()
-        server.osc.feed(build_message("/note/on", 60, 100), s)
-        assert wait_for(lambda: server.engine.active_voices() == 1, 30)
-    finally:
-        server.stop()
-        jack.stop()
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
+    proc = subprocess.run([sys.executable, "-c", JACK_RESTART, tests, str(parts[0]), str(parts[1])],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r == {"playing": True, "device_before": "jack", "lost_seen": True, "device_while_lost": "jack (lost)",
+                 "clock_stopped_while_lost": True, "recovered": True, "device_after": "jack",
+                 "playing_after": True, "note_after": True}
