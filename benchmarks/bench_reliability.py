@@ -412,12 +412,13 @@ def run_midi_kill(parts, work, storms) -> Row:
             client.wait(10)
             time.sleep(0.2 + 0.3 + 0.2)     # watcher poll + release + margin
             stuck_total += server.engine.active_voices()
+        received = server.midi.mapper.received
+        disconnects = server.midi.watch.disconnects if server.midi.watch else None
     finally:
         server.stop()
     return Row(run=f"MIDI client killed mid-storm (rtmidi over JACK) x {storms}", inputs=sent_total,
                **{"stuck voices": stuck_total}, crashes=0, seconds=time.monotonic() - t0,
-               detail={"received": server.midi.mapper.received if server.midi else None,
-                       "disconnects_seen": server.midi.watch.disconnects if server.midi and server.midi.watch else None})
+               detail={"received": received, "disconnects_seen": disconnects})
 
 
 def run_soak(parts, work, jack_server, seconds) -> Row:
