@@ -30,7 +30,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -303,6 +302,27 @@ def jack_xrun_counter(jack_server):
     return client, count
 
 
+FLOOD_SENDER = r"""
+import random, socket, sys, time
+blob = open(sys.argv[1], "rb").read()
+packets, i = [], 0
+while i < len(blob):
+    n = int.from_bytes(blob[i:i + 4], "big")
+    packets.append(blob[i + 4:i + 4 + n])
+    i += 4 + n
+port, rate, seconds = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+rng = random.Random(9)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sent, t0 = 0, time.monotonic()
+while (elapsed := time.monotonic() - t0) < seconds:
+    while sent < int(elapsed * rate):
+        sock.sendto(rng.choice(packets), ("127.0.0.1", port))
+        sent += 1
+    time.sleep(0.002)
+print(sent, flush=True)
+"""
+
+
 def run_flood(parts, work, jack_server, seconds, rate) -> Row:
     from pythonosc.osc_message import OscMessage
 
@@ -313,26 +333,25 @@ def run_flood(parts, work, jack_server, seconds, rate) -> Row:
     xr_client, xr = jack_xrun_counter(jack_server)
     rss0 = fc.rss_mb()
     names = server.controls.library_names()
-    rng = random.Random(9)
     mix = [build_message("/note/on", p, 100) for p in WARM_PITCHES] * 3
     mix += [build_message("/note/off", p) for p in WARM_PITCHES] * 3
     mix += [build_message("/morph/xy", x / 20, y / 20) for x in range(21) for y in (0, 10, 20)]
     mix += [build_message("/render", f"flood{i % 8}.wav", 60, 100, 0.2) for i in range(8)]
     mix += [build_message("/bend", 0.25), build_message("/morph/sources", *names[:2]),
             build_message("/morph/sources", *names[:4])]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     port = server.osc.udp_port
-    sent = 0
     queue_max = 0
     xruns0, engine_xruns0 = xr[0], server.engine.xruns
+    # The sender is a process of its own, as a real client is (it must not share our GIL).
+    packets = work / "flood_packets.bin"
+    packets.write_bytes(b"".join(len(m).to_bytes(4, "big") + m for m in mix))
+    sender = subprocess.Popen([sys.executable, "-c", FLOOD_SENDER, str(packets), str(port), str(rate), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
     t0 = time.monotonic()
-    while (elapsed := time.monotonic() - t0) < seconds:
-        while sent < int(elapsed * rate):
-            sock.sendto(rng.choice(mix), ("127.0.0.1", port))
-            sent += 1
+    while sender.poll() is None:
         queue_max = max(queue_max, server.renderer.stats()["queue_length"] + len(server.osc.jobs))
-        time.sleep(0.002)
-    sock.close()
+        time.sleep(0.05)
+    sent = int(sender.stdout.read().split()[-1])
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as q:
         # Under the flood the kernel drops datagrams (a /panic too): wait until one is answered.
         q.settimeout(0.5)
