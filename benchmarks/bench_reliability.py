@@ -86,11 +86,12 @@ def run_osc_fuzz(parts, work, count, seconds) -> Row:
         target.close()
     s = target.stats
     serving = still_serving(server)
+    cache_mb = server.renderer.stats()["cache_bytes"] / 2**20
     server.stop()
     return Row(run="OSC fuzz, seeded mutation (feed)", inputs=s.inputs, **{"/fail": s.fails},
                crashes=s.uncaught + s.internal + (0 if serving else 1), hangs=s.hangs,
                **{"RSS start -> end MB": f"{rss0:.0f} -> {fc.rss_mb():.0f}"},
-               seconds=time.monotonic() - t0, detail={"slowest_ms": s.slowest_s * 1000,
+               seconds=time.monotonic() - t0, detail={"slowest_ms": s.slowest_s * 1000, "note_cache_mb": cache_mb,
                                                        "nonfinite_blocks": target.nonfinite_blocks,
                                                        "examples": [(k, d.hex()[:80], x) for k, d, x in s.examples]})
 
@@ -163,10 +164,11 @@ def run_midi_bytes(parts, work, chunks, seconds) -> Row:
     finally:
         target.close()
     s = target.stats
+    cache_mb = server.renderer.stats()["cache_bytes"] / 2**20
     server.stop()
     return Row(run="MIDI bytes (parser -> mapper)", inputs=s.inputs, crashes=s.uncaught, hangs=s.hangs,
                **{"stuck voices": stuck, "RSS start -> end MB": f"{rss0:.0f} -> {fc.rss_mb():.0f}"},
-               seconds=time.monotonic() - t0, detail={"messages": target.messages, "mapper_errors": mapper.errors,
+               seconds=time.monotonic() - t0, detail={"messages": target.messages, "mapper_errors": mapper.errors, "note_cache_mb": cache_mb,
                                                        "slowest_ms": s.slowest_s * 1000,
                                                        "examples": [(k, d.hex()[:80], x) for k, d, x in s.examples]})
 
