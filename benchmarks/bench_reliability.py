@@ -442,8 +442,8 @@ def run_midi_kill(parts, work, storms) -> Row:
                detail={"received": received, "disconnects_seen": disconnects})
 
 
-def run_soak(parts, work, jack_server, seconds) -> Row:
-    server = serving_server(parts, work / "soak", audio="system", polyphony=64)
+def run_soak(parts, work, jack_server, seconds, device="system") -> Row:
+    server = serving_server(parts, work / "soak", audio=device, polyphony=64)
     timed = Timed(server.engine, int(seconds * SR / BLOCK * 1.2) + 1000)
     xr_client, xr = jack_xrun_counter(jack_server)
     rss0 = fc.rss_mb()
@@ -469,7 +469,8 @@ def run_soak(parts, work, jack_server, seconds) -> Row:
             c.note_on(p, 100, 0, next_id)
             held.append((p, next_id))
             next_id += 1
-    xruns = xr[0] + server.engine.xruns
+    jack_xruns, engine_xruns = xr[0], server.engine.xruns
+    xruns = jack_xruns + engine_xruns if device != "jack" else jack_xruns
     for p, nid in held:
         c.note_off(p, 0, nid)
     time.sleep(0.6)
@@ -477,11 +478,13 @@ def run_soak(parts, work, jack_server, seconds) -> Row:
     server.stop()
     xr_client.deactivate()
     xr_client.close()
-    return Row(run=f"Audio soak: 64 voices, 256 frames @ 48 kHz, {seconds:.0f} s (JACK)", inputs=timed.n,
+    via = "own JACK client" if device == "jack" else "PortAudio on JACK"
+    return Row(run=f"Audio soak: 64 voices, 256 frames @ 48 kHz, {seconds:.0f} s ({via})", inputs=timed.n,
                xruns=xruns, **{"callback p99.9": f"{timed.p999_ms():.2f} ms ({timed.p999_ms() / (PERIOD_S * 1000) * 100:.0f} %)",
                                "stuck voices": stuck, "RSS start -> end MB": f"{rss0:.0f} -> {fc.rss_mb():.0f}"},
                crashes=0, seconds=time.monotonic() - t0,
-               detail={"voices_min_during_soak": voices_min, "callbacks": timed.n,
+               detail={"voices_min_during_soak": voices_min, "callbacks": timed.n, "jack_xruns": jack_xruns,
+                       "engine_xruns": engine_xruns,
                        "callback_max_ms": float(timed.times[:min(timed.n, timed.times.shape[0])].max() * 1000)})
 
 
@@ -497,6 +500,7 @@ def main(argv=None) -> int:
     ap.add_argument("--flood-seconds", type=float, default=60)
     ap.add_argument("--stuck-events", type=int, default=100_000)
     ap.add_argument("--soak-seconds", type=float, default=600)
+    ap.add_argument("--soak-device", default="system", help="system (PortAudio on JACK) or jack (own client)")
     ap.add_argument("--only", help="comma-separated: fuzz,atheris,midi,flood,stuck,soak")
     ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args(argv)
@@ -543,7 +547,7 @@ def main(argv=None) -> int:
             if "flood" in only:
                 done(run_flood(parts, work, jack, args.flood_seconds, 10000))
             if "soak" in only:
-                done(run_soak(parts, work, jack, args.soak_seconds))
+                done(run_soak(parts, work, jack, args.soak_seconds, args.soak_device))
         finally:
             sd._terminate()
             jack.stop()
