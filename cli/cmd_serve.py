@@ -73,4 +73,12 @@ def run(args) -> int:
     server.serve_forever()
     if server.recorder is not None:
         print_line(f"morphsynth: wrote {server.recorder.path} ({server.recorder.frames_written} frames)")
+    if getattr(server.output, "abandoned", False):
+        import os
+        import sys
+
+        # PortAudio would block at exit on the audio server that went away: leave now.
+        print_line(f"morphsynth: audio device '{server.output.device_name}' was lost; exiting without closing it")
+        sys.stdout.flush()
+        os._exit(0)
     return 0

@@ -87,7 +87,8 @@ class SynthServer:
 
     @property
     def device_name(self) -> str:
-        return getattr(self.output, "device_name", "none")
+        name = getattr(self.output, "device_name", "none")
+        return f"{name} (lost)" if getattr(self.output, "stream_lost", False) else name
 
     def info(self) -> dict:
         stats = self.renderer.stats()

@@ -192,9 +192,22 @@ class DeviceOutput:
             raise MorphsynthError(f"audio: cannot start '{self.device_name}' ({_one_line(exc)}); "
                                   f"{NO_DEVICE_HINT}") from None
         self.engine.clock_running = True
+        self._started = True
         return self
 
+    @property
+    def stream_lost(self) -> bool:
+        """The stream died under us after it was started (its JACK server went away, say)."""
+        return getattr(self, "_started", False) and not self.stream.active
+
     def stop(self) -> None:
+        if self.stream_lost:
+            # PortAudio's stop, close and terminate block for good once its JACK server died.
+            self.abandoned = True
+            self._started = False
+            self.engine.clock_running = False
+            return
+        self._started = False
         try:
             self.stream.stop()
             self.stream.close()

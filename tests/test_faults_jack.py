@@ -260,3 +260,49 @@ def test_jack_server_killed_and_restarted_is_reported_and_the_server_plays_on(pa
     assert r == {"playing": True, "device_before": "jack", "lost_seen": True, "device_while_lost": "jack (lost)",
                  "clock_stopped_while_lost": True, "recovered": True, "device_after": "jack",
                  "playing_after": True, "note_after": True}
+
+
+def test_portaudio_device_lost_is_reported_and_sigterm_still_exits(parts, tmp_path):
+    """The default device path (PortAudio on JACK) cannot reconnect, but it must say so and
+    a SIGTERM must still end the process (PortAudio blocks for good once jackd is gone)."""
+    from audio_graph import JackServer
+    from pythonosc.udp_client import SimpleUDPClient
+
+    if not JackServer.available():
+        pytest.skip("jackd is not installed")
+    jack = JackServer().start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
+    env.update(jack.env())
+    with __import__("socket").socket(2, 2) as probe:   # AF_INET, SOCK_DGRAM
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "morphsynth", "serve", "--audio", "system", "--midi", "none",
+                             "--port", str(port), "--tcp-port", "0", "--model", str(parts[0]),
+                             "--library", str(parts[1])], stderr=subprocess.PIPE, text=True, env=env)
+    c = SimpleUDPClient("127.0.0.1", port)
+
+    def device():
+        c.send_message("/status", [])
+        try:
+            msg = next(c.get_messages(0.5))
+        except (StopIteration, TimeoutError, OSError):
+            return None
+        return msg.params[8] if msg.address == "/status.reply" else None
+
+    try:
+        assert wait_for(lambda: proc.poll() is None and (device() or "").startswith("system"), 90)
+        jack.proc.send_signal(signal.SIGKILL)
+        jack.proc.wait(5)
+        jack.proc = None
+        assert wait_for(lambda: (device() or "").endswith("(lost)"), 10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            jack.start()     # same name: frees the killed server's slot in JACK's registry
+            jack.stop()
+    err = proc.stderr.read()
+    assert rc == 0 and "was lost" in err, err[-2000:]
