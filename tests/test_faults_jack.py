@@ -143,10 +143,13 @@ class SlowModel:
 def sd_on_jack(jack_server):
     import sounddevice as sd
 
-    sd._terminate()
+    # PortAudio lists devices when initialised: re-read now that jackd runs (another module
+    # may have terminated it already).
+    if sd._initialized:
+        sd._terminate()
     sd._initialize()
     yield jack_server
-    sd._terminate()
+    sd._terminate()    # before jackd stops, or PortAudio aborts the interpreter at exit
 
 
 def test_stalled_render_never_delays_the_audio_callback(sd_on_jack, parts, tmp_path):
@@ -262,47 +265,66 @@ def test_jack_server_killed_and_restarted_is_reported_and_the_server_plays_on(pa
                  "playing_after": True, "note_after": True}
 
 
+PORTAUDIO_LOSS = r"""
+import json, os, signal, socket, subprocess, sys, time
+sys.path.insert(0, sys.argv[1])
+from audio_graph import JackServer
+from pythonosc.udp_client import SimpleUDPClient
+from test_faults_jack import wait_for
+
+jack = JackServer().start()
+env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
+env.update(jack.env())
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+proc = subprocess.Popen([sys.executable, "-m", "morphsynth", "serve", "--audio", "system", "--midi", "none",
+                         "--port", str(port), "--tcp-port", "0", "--model", sys.argv[2], "--library", sys.argv[3]],
+                        stderr=subprocess.PIPE, text=True, env=env)
+c = SimpleUDPClient("127.0.0.1", port)
+
+def device():
+    c.send_message("/status", [])
+    try:
+        msg = next(c.get_messages(0.5))
+    except (StopIteration, TimeoutError, OSError):
+        return ""
+    return msg.params[8] if msg.address == "/status.reply" else ""
+
+r = {}
+try:
+    r["playing"] = wait_for(lambda: proc.poll() is None and device().startswith("system"), 90)
+    jack.proc.send_signal(signal.SIGKILL)
+    jack.proc.wait(5)
+    jack.proc = None
+    r["reported"] = wait_for(lambda: device().endswith("(lost)"), 10)
+finally:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        r["rc"] = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        r["rc"] = "hung"
+        proc.kill()
+    jack.start()     # the same name frees the killed server's slot in JACK's registry
+    jack.stop()
+r["said_so"] = "was lost" in proc.stderr.read()
+print(json.dumps(r), flush=True)
+"""
+
+
 def test_portaudio_device_lost_is_reported_and_sigterm_still_exits(parts, tmp_path):
     """The default device path (PortAudio on JACK) cannot reconnect, but it must say so and
     a SIGTERM must still end the process (PortAudio blocks for good once jackd is gone)."""
+    import json
+
     from audio_graph import JackServer
-    from pythonosc.udp_client import SimpleUDPClient
 
     if not JackServer.available():
         pytest.skip("jackd is not installed")
-    jack = JackServer().start()
+    tests = os.path.dirname(os.path.abspath(__file__))
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
-    env.update(jack.env())
-    with __import__("socket").socket(2, 2) as probe:   # AF_INET, SOCK_DGRAM
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "morphsynth", "serve", "--audio", "system", "--midi", "none",
-                             "--port", str(port), "--tcp-port", "0", "--model", str(parts[0]),
-                             "--library", str(parts[1])], stderr=subprocess.PIPE, text=True, env=env)
-    c = SimpleUDPClient("127.0.0.1", port)
-
-    def device():
-        c.send_message("/status", [])
-        try:
-            msg = next(c.get_messages(0.5))
-        except (StopIteration, TimeoutError, OSError):
-            return None
-        return msg.params[8] if msg.address == "/status.reply" else None
-
-    try:
-        assert wait_for(lambda: proc.poll() is None and (device() or "").startswith("system"), 90)
-        jack.proc.send_signal(signal.SIGKILL)
-        jack.proc.wait(5)
-        jack.proc = None
-        assert wait_for(lambda: (device() or "").endswith("(lost)"), 10)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            jack.start()     # same name: frees the killed server's slot in JACK's registry
-            jack.stop()
-    err = proc.stderr.read()
-    assert rc == 0 and "was lost" in err, err[-2000:]
+    proc = subprocess.run([sys.executable, "-c", PORTAUDIO_LOSS, tests, str(parts[0]), str(parts[1])],
+                          capture_output=True, text=True, env=env, timeout=200, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r == {"playing": True, "reported": True, "rc": 0, "said_so": True}
