@@ -14,7 +14,7 @@ EXAMPLES = """\
   morphsynth render --source flute --source cello --slerp --pitch 55 --velocity 100 --out arc.wav
   morphsynth render --source a --source b --source c --source d --xy 0.3 0.7 --pitch 60 --velocity 100 --out xy.wav
   morphsynth render --source flute --source cello --ramp 0:1,0 --ramp 3:0,1 --pitch 60 --velocity 100 --out sweep.wav
-  morphsynth render --source organ --knob pc1=1.5 --pitch 36 --velocity 100 --duration 8 --rate 44100 --out long.wav
+  morphsynth render --source organ --knob pc1=1.5 --pitch 36 --velocity 100 --duration 8 --rate 44100 --normalize --out long.wav
   morphsynth render --model runs/default --library lib.safetensors --source bass --pitch 40 --velocity 100 --phase quality --out q.wav
 """
 
@@ -42,6 +42,8 @@ def add_parser(sub) -> None:
     p.add_argument("--iters", type=int, help="phase iterations (default: the method's)")
     p.add_argument("--duration", type=float, help="length in seconds: longer holds (looped), shorter fades out")
     p.add_argument("--rate", type=int, default=48000, help="output sample rate in Hz (default 48000)")
+    p.add_argument("--normalize", action="store_true",
+                   help="scale the note to a peak of -1 dBFS (default: the level the model decodes)")
     p.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
     p.set_defaults(run=run)
 
@@ -173,7 +175,9 @@ def run(args) -> int:
         morph = renderer.check_morph(morph)
         audio = renderer.render(morph, args.pitch, args.velocity, args.duration)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
-    if peak > 0.999:
+    if args.normalize and peak > 0:
+        audio = audio * (10 ** (-1 / 20) / peak)
+    elif peak > 0.999:
         # Phase reconstruction can overshoot the decoded level; never write a clipped file.
         audio = audio * (0.99 / peak)
     try:

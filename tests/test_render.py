@@ -253,9 +253,10 @@ def test_render_cli_mixes_sources_at_another_rate_and_duration(model_dir, librar
     out = tmp_path / "mix.wav"
     assert main(["render", "--model", str(model_dir), "--library", str(library_path), "--source", a,
                  "--source", f"{b}:0.5", "--slerp", "--pitch", "57", "--rate", "44100", "--duration", "6",
-                 "--knob", "pc1=0.5", "--out", str(out)]) == 0
-    info = sf.info(out)
-    assert info.samplerate == 44100 and info.frames == 6 * 44100
+                 "--knob", "pc1=0.5", "--normalize", "--out", str(out)]) == 0
+    audio, rate = sf.read(out, dtype="float32")
+    assert rate == 44100 and audio.shape == (6 * 44100,)
+    assert np.abs(audio).max() == pytest.approx(10 ** (-1 / 20), abs=1e-3)
 
 
 @pytest.mark.parametrize("argv, message", [
