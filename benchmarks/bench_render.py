@@ -113,7 +113,10 @@ def bench_lookup(model, library_unused, args):
     from morphsynth.training.nsynth import list_examples
     from morphsynth.training.spectral import magnitude
 
-    examples = [ex for ex in list_examples(args.data) if ex.velocity == 100]
+    examples = list_examples(args.data)
+    loudest = max(ex.velocity for ex in examples)
+    names = sorted({ex.instrument_str for ex in examples})[: args.max_instruments]
+    examples = [ex for ex in examples if ex.velocity == loudest and ex.instrument_str in set(names)]
     n = model.stft.n_samples(model.n_frames)
     audio = {ex.note_str: ex.load_audio(n) for ex in examples}
     by_inst: dict[str, list] = {}
@@ -134,8 +137,8 @@ def bench_lookup(model, library_unused, args):
             z = model.encode_audio(torch.from_numpy(np.stack([audio[e.note_str] for e in held])),
                                    [e.pitch for e in held], [e.velocity for e in held])
         else:
-            z = torch.stack([lib.latent_for(e.instrument_str, e.pitch, 100, mode=mode) for e in held])
-        mags = model.decode(z, torch.tensor([e.pitch for e in held]), torch.tensor([100] * len(held)))
+            z = torch.stack([lib.latent_for(e.instrument_str, e.pitch, loudest, mode=mode) for e in held])
+        mags = model.decode(z, torch.tensor([e.pitch for e in held]), torch.tensor([loudest] * len(held)))
         lsd = log_spectral_distance(ref, mags.cpu())
         rows.append((mode, float(lsd.mean()), float(lsd.median())))
     print(f"lookup rules on {len(held)} held-out notes ({len(by_inst)} instruments), LSD dB (lower is better)")
@@ -157,6 +160,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--lookup", action="store_true", help="compare the library lookup rules instead")
     ap.add_argument("--data", help="dataset for --lookup")
+    ap.add_argument("--max-instruments", type=int, default=40, help="instruments measured by --lookup")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, library, what = load_parts(args)
