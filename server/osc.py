@@ -42,6 +42,8 @@ MAX_WILDCARDS = 8              # '*' and '?' in one address pattern
 MAX_BUNDLE_DEPTH = 32          # bundles nested inside bundles
 MAX_BUNDLE_MESSAGES = 64       # messages in one packet, nested bundles included
 MAX_SCHEDULED = 4096           # bundles waiting for a future timetag
+MAX_SCHEDULED_BYTES = 4 << 20  # and their bytes (4,096 packets of 64 KB would be 256 MB)
+MAX_SCHEDULE_AHEAD_S = 3600    # a timetag further ahead is refused, not kept for years
 MAX_TCP_CONNECTIONS = 64
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 
@@ -362,6 +364,7 @@ class OscServer:
             self.dispatcher.map(address.path, self._make_handler(address), needs_reply_address=True)
         self.dispatcher.set_default_handler(self._unknown, needs_reply_address=True)
         self._heap: list = []
+        self._scheduled_bytes = 0
         self._seq = itertools.count()
         self._sched_cv = threading.Condition()
         self._running = True
@@ -440,11 +443,18 @@ class OscServer:
             return
         when = element.timestamp
         if when and when > time.time() + 0.0005:
+            if when > time.time() + MAX_SCHEDULE_AHEAD_S:
+                self.dropped += 1
+                sender.fail("#bundle", f"timetag more than {MAX_SCHEDULE_AHEAD_S} s ahead")
+                return
+            size = len(element.dgram)
             with self._sched_cv:
-                if len(self._heap) >= MAX_SCHEDULED:
+                if len(self._heap) >= MAX_SCHEDULED or self._scheduled_bytes + size > MAX_SCHEDULED_BYTES:
                     self.dropped += 1
-                    sender.fail("#bundle", f"{MAX_SCHEDULED} bundles already wait for their time")
+                    sender.fail("#bundle", f"{len(self._heap)} bundles ({self._scheduled_bytes} bytes) "
+                                           "already wait for their time")
                     return
+                self._scheduled_bytes += size
                 heapq.heappush(self._heap, (when, next(self._seq), element, sender))
                 self._sched_cv.notify()
             return
@@ -460,6 +470,7 @@ class OscServer:
                 if not self._running:
                     return
                 _, _, bundle, sender = heapq.heappop(self._heap)
+                self._scheduled_bytes -= len(bundle.dgram)
             try:
                 for item in bundle:
                     self._run_element(item, sender)

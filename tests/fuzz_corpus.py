@@ -349,25 +349,27 @@ class OscFuzzTarget:
         s = self.stats
         sender = CountingSender()
         before = self.errors.count
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             self.osc.feed(data, sender)
         except BaseException as exc:  # the one thing feed must never do
             s.uncaught += 1
             s.note("uncaught", data, repr(exc))
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.thread_time() - c0
         s.inputs += 1
         if dt > self.hang_s:
-            # Two cores are shared: count it only if the input is slow again.
-            t0 = time.perf_counter()
+            # The cores are shared: a hang is slow twice, and either burns the CPU time
+            # itself (a loop, a regex) or waits ten times the limit (a block).
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 self.osc.feed(data, CountingSender())
             except BaseException:
                 pass
-            again = time.perf_counter() - t0
-            if again > self.hang_s:
+            again, cpu_again = time.perf_counter() - t0, time.thread_time() - c0
+            if again > self.hang_s and (max(cpu, cpu_again) > self.hang_s or min(dt, again) > 10 * self.hang_s):
                 s.hangs += 1
-                s.note("hang", data, f"{dt * 1000:.0f} ms then {again * 1000:.0f} ms")
+                s.note("hang", data, f"{dt * 1000:.0f} ms then {again * 1000:.0f} ms "
+                                     f"({max(cpu, cpu_again) * 1000:.0f} ms CPU)")
             dt = min(dt, again)
         s.slowest_s = max(s.slowest_s, dt)
         if self.errors.count != before:

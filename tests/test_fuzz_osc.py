@@ -218,3 +218,21 @@ def test_bundle_of_notes_within_the_bound_plays_every_note(server):
     assert pump_until(server.engine, lambda: server.engine.active_voices() == 16)
     server.osc.feed(osc_raw(b"/panic", b""), sender)
     assert pump_until(server.engine, lambda: server.engine.active_voices() == 0)
+
+
+def ntp(seconds_from_now: float) -> int:
+    t = time.time() + seconds_from_now + 2208988800   # NTP counts from 1900
+    return (int(t) << 32) | int((t % 1) * (1 << 32))
+
+
+def test_scheduled_bundles_are_bounded_in_time_ahead_and_in_bytes(server):
+    sender = CountingSender()
+    server.osc.feed(bundle(osc_raw(b"/status", b""), timetag=ntp(2 * 365 * 86400)), sender)
+    assert sender.replies[-1][0] == "/fail" and "ahead" in sender.replies[-1][2]
+    big = bundle(osc_raw(b"/render", b"b", struct.pack(">i", 60000) + b"\0" * 60000), timetag=ntp(600))
+    fails = 0
+    for _ in range(200):                     # 12 MB asked for; 4 MB may wait
+        s = CountingSender()
+        server.osc.feed(big, s)
+        fails += sum(1 for r in s.replies if r[0] == "/fail" and "already wait" in r[2])
+    assert server.osc.scheduled <= (4 << 20) // 60000 + 1 and fails >= 200 - server.osc.scheduled
