@@ -132,7 +132,7 @@ def metrics_table(metrics: dict, models: Sequence[str]) -> str:
 
         lines.append(f"| {name} | {m.get('latent_dim', '–')} | {f('lsd_db', '.2f')} | {f('spectral_convergence', '.3f')} | "
                      f"{f('pitch_accuracy', '.3f')} | {f('interp_pitch_accuracy', '.3f')} | "
-                     f"{f('centroid_max_jump', '.2f')} | {m.get('n_notes', '–')} |")
+                     f"{f('centroid_max_step_ratio', '.2f')} | {m.get('n_notes', '–')} |")
     return "\n".join(lines)
 
 
