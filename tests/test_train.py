@@ -104,3 +104,16 @@ def test_unknown_device_is_refused():
 
     with pytest.raises(MorphsynthError, match="--device banana"):
         pick_device("banana")
+
+
+def test_random_gain_scales_loud_bins_by_the_gain_and_keeps_the_floor():
+    from morphsynth.training.train import random_gain
+
+    torch.manual_seed(0)
+    mag = torch.zeros(64, 513, 4)
+    mag[:, 10] = 0.5  # a loud bin; everything else is silence at the floor
+    logmag = torch.log(mag + 1e-4)
+    out = random_gain(logmag, 6.0)
+    db = 20 * (out[:, 10, 0] - logmag[:, 10, 0]) / torch.log(torch.tensor(10.0))
+    assert db.abs().max() <= 6.0 + 1e-3 and db.std() > 1.0  # spread over ±6 dB
+    assert torch.allclose(out[:, 0], logmag[:, 0])  # the floor does not move
