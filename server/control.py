@@ -19,6 +19,7 @@ from typing import Callable
 
 from morphsynth.errors import MorphsynthError
 from morphsynth.server.engine import Adsr, Engine
+from morphsynth.server.levels import velocity_to_level
 
 N_KNOBS = 8
 MAX_SOURCES = 16
@@ -215,7 +216,7 @@ class Controls:
             self._held[key] = token
         note = self.renderer.lookup(pitch, velocity)
         if note is not None:
-            self.engine.note_on(pitch, note, channel, note_id)
+            self.engine.note_on(pitch, note, channel, note_id, velocity_to_level(velocity, note.velocity))
             return
 
         def ready(rendered, key=key, token=token):
@@ -224,7 +225,8 @@ class Controls:
                 with self._lock:
                     start = self._held.get(key) == token
                 if start:
-                    self.engine.note_on(pitch, rendered, channel, note_id)
+                    self.engine.note_on(pitch, rendered, channel, note_id,
+                                        velocity_to_level(velocity, rendered.velocity))
                     self.notify("/note/ready", pitch, velocity)
             finally:
                 with self._lock:

@@ -119,6 +119,7 @@ class Engine:
         self.bend = np.zeros(n_slots, np.float64)
         self.note_bend = np.zeros(n_slots, np.float64)
         self.amp = np.ones(n_slots, np.float64)
+        self.level = np.ones(n_slots, np.float64)
         self.pitch = np.full(n_slots, -1, np.int32)
         self.note_id = np.full(n_slots, -1, np.int64)
         self.channel = np.zeros(n_slots, np.int32)
@@ -202,11 +203,15 @@ class Engine:
     def commands_done(self) -> int:
         return self._read
 
-    def note_on(self, pitch: int, note, channel: int = 0, note_id: int = -1) -> bool:
-        """Start a voice playing ``note`` (a RenderedNote); False if the ring was full."""
+    def note_on(self, pitch: int, note, channel: int = 0, note_id: int = -1, level: float = 1.0) -> bool:
+        """Start a voice playing ``note`` (a RenderedNote) scaled by ``level`` (linear,
+        e.g. :func:`velocity_to_level`); False if the ring was full."""
         check_playable(note)
         ratio = float(note.sample_rate) / self.sample_rate
-        return self._push(_NOTE_ON, (pitch, channel, note_id), (ratio, 0.0, 0.0, 0.0), note)
+        level = float(level)
+        if not (math.isfinite(level) and 0.0 <= level <= 16.0):
+            raise MorphsynthError(f"note level: {level} is outside 0..16")
+        return self._push(_NOTE_ON, (pitch, channel, note_id), (ratio, level, 0.0, 0.0), note)
 
     def note_off(self, pitch: int, channel: int = 0, note_id: int = -1) -> bool:
         """Release held voices of ``pitch`` on ``channel`` (only ``note_id`` when >= 0)."""
@@ -288,7 +293,7 @@ class Engine:
             a, b, c = (int(x) for x in self._cmd_int[slot])
             f = self._cmd_float[slot]
             if kind == _NOTE_ON:
-                self._start_voice(a, b, c, float(f[0]), self._cmd_obj[slot])
+                self._start_voice(a, b, c, float(f[0]), self._cmd_obj[slot], float(f[1]))
             elif kind == _NOTE_OFF:
                 self._release_key(a, b, c)
             elif kind == _SUSTAIN:
@@ -310,7 +315,7 @@ class Engine:
                 self.gain = float(f[0])
             self._read += 1
 
-    def _start_voice(self, pitch: int, channel: int, note_id: int, ratio: float, note) -> None:
+    def _start_voice(self, pitch: int, channel: int, note_id: int, ratio: float, note, level: float = 1.0) -> None:
         self._order += 1
         sounding = (self.state == HELD) | (self.state == RELEASED)
         if int(np.count_nonzero(sounding)) >= self.polyphony:
@@ -335,6 +340,7 @@ class Engine:
         self.rate[v] = ratio * semitones_to_ratio(self.bend[v])
         self.note_bend[v] = 0.0
         self.amp[v] = self.channel_pressure[channel]
+        self.level[v] = level
         self.pitch[v] = pitch
         self.channel[v] = channel
         self.note_id[v] = note_id
@@ -521,8 +527,9 @@ class Engine:
         amp0 = self.amp[active]
         amp1 = amp0 + (self.channel_pressure[ch] - amp0) * alpha
         self.amp[active] = amp1
-        g0 = l0 * amp0
-        np.multiply(ramp, (l1 * amp1 - g0)[:, None], out=fl)
+        lev = self.level[active]
+        g0 = l0 * amp0 * lev
+        np.multiply(ramp, (l1 * amp1 * lev - g0)[:, None], out=fl)
         fl += g0[:, None]
         sig *= fl
         np.sum(sig, axis=0, out=self._tmp[:n])

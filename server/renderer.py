@@ -25,6 +25,7 @@ import torch
 
 from morphsynth.errors import MorphsynthError
 from morphsynth.server.cache import RenderCache, RenderQueue
+from morphsynth.server.levels import velocity_to_level
 from morphsynth.server.library import PITCH_MAX, PITCH_MIN, Library, check_model, read_note
 from morphsynth.server.morph import Morph, mix_latents, ramp_frame_blend
 from morphsynth.server.resample import resample
@@ -338,13 +339,18 @@ class Renderer:
 
     # ------------------------------------------------------------ synchronous
     def render(self, morph: Morph, pitch: int, velocity: int, duration_s: float | None = None) -> np.ndarray:
-        """One note, float32 mono at ``out_rate``; ``duration_s`` None keeps the model's 4 s."""
+        """One note, float32 mono at ``out_rate``; ``duration_s`` None keeps the model's 4 s.
+
+        The note is scaled from the library velocity it was rendered at to ``velocity``
+        by the same curve the engine uses for live notes.
+        """
         note = self.render_note(morph, pitch, velocity)
+        level = np.float32(velocity_to_level(velocity, note.velocity))
         if duration_s is None:
-            return note.audio.copy()
+            return note.audio * level
         if not (isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and duration_s > 0):
             raise MorphsynthError(f"duration: must be a positive number of seconds, got {duration_s!r}")
-        return fit_duration(note, float(duration_s))
+        return fit_duration(note, float(duration_s)) * level
 
     def render_note(self, morph: Morph, pitch: int, velocity: int) -> RenderedNote:
         """A :class:`RenderedNote` of any morph (through the cache)."""

@@ -180,3 +180,23 @@ def test_many_voices_mix_without_exceeding_the_limit_and_panic_silences_them():
     eng.panic()
     run(eng, 0.05)
     assert eng.active_voices() == 0
+
+
+def test_velocity_level_scales_a_voice_by_the_general_midi_velocity_curve():
+    from morphsynth.server.levels import velocity_to_level
+
+    assert velocity_to_level(64, 64) == 1.0
+    assert velocity_to_level(32, 64) == pytest.approx(0.25)
+    assert velocity_to_level(127, 112) == pytest.approx((127 / 112) ** 2)
+    assert velocity_to_level(100, 0) == 1.0  # a note that does not say its velocity plays as is
+    eng = Engine(SR, adsr=Adsr(0.0, 0.0, 1.0, 0.05), gain_db=0.0)
+    eng.note_on(60, constant_note(0.5), level=velocity_to_level(32, 64))
+    soft = run(eng, 0.2)
+    eng.note_off(60)
+    run(eng, 0.2)
+    eng.note_on(60, constant_note(0.5))
+    full = run(eng, 0.2)
+    assert soft[-1] == pytest.approx(0.125, abs=1e-4)
+    assert full[-1] == pytest.approx(0.5, abs=1e-4)
+    with pytest.raises(Exception, match="level"):
+        eng.note_on(60, constant_note(), level=float("nan"))

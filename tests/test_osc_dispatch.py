@@ -266,3 +266,19 @@ def test_sync_waits_for_a_note_still_rendering_after_a_cache_miss(rig):
     assert s.wait_for("/synced", 20) == ("/synced", 9)
     rig.engine.process(np.zeros(256, np.float32))   # the note-on is already in the ring
     assert rig.engine.active_voices() == 1
+
+
+def test_velocities_that_share_a_render_still_play_at_their_own_level(rig):
+    rendered_at = rig.renderer.library.nearest_velocity(100)
+    soft = max(1, rendered_at // 2)
+    levels = {}
+    for velocity in (rendered_at, soft):
+        send(rig, "/note/on", 62, velocity)
+        assert pump(rig.engine, lambda: rig.engine.active_voices() == 1)
+        voice = int(np.flatnonzero(rig.engine.pitch == 62)[0])
+        levels[velocity] = float(rig.engine.level[voice])
+        send(rig, "/panic")
+        assert pump(rig.engine, lambda: rig.engine.active_voices() == 0)
+    note = rig.renderer.lookup(62, soft)
+    assert levels[rendered_at] == pytest.approx(1.0)
+    assert levels[soft] == pytest.approx((soft / note.velocity) ** 2)
