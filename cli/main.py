@@ -20,7 +20,7 @@ EPILOG = """\
 examples:
   morphsynth serve                               # play the shipped model on the default audio device
   morphsynth serve --audio null --record out.wav # headless: no device, record what is played
-  morphsynth render --source flute --source cello:0.5 --pitch 60 --velocity 100 --out note.wav
+  morphsynth render --source flute_acoustic_fluidr3gm073 --source string_acoustic_fluidr3gm042:0.5 --pitch 60 --velocity 100 --out note.wav
   morphsynth dataset soundfont --sf2 /usr/share/sounds/sf2/FluidR3_GM.sf2 --out data/fluid
   morphsynth train --config configs/default.yaml --data data/fluid --out runs/default
   morphsynth eval --model runs/default --data data/fluid/nsynth-test --out reports/default

@@ -228,7 +228,7 @@ def markdown() -> str:
         "message is answered by exactly one `/fail address reason`, and the server goes on. "
         "Asynchronous commands answer `/done address ...` when finished (or `/fail`).",
         "",
-        "**At start** the server plays at once: the morph is the first four library sources at the "
+        "**At start** the server plays at once: the morph is the first instrument of each of the library's first four families at the "
         "XY corners (0,0) (1,0) (0,1) (1,1) with x = y = 0.5 (equal weights), unless the config's "
         "`morph:` section (see `server/defaults.yaml`) says otherwise; envelope and gain come from "
         "`envelope:` and `audio.gain_db`.",

@@ -67,7 +67,7 @@ class Controls:
         self._held: dict[tuple[int, int, int], int] = {}
         self._in_flight = 0   # miss-path renders requested and not yet delivered
         self._delivered = threading.Condition(self._lock)
-        names = list(sources) or list(self.renderer.library.names[:4])
+        names = list(sources) or self.renderer.library.starting_sources(4)
         if not names:
             raise MorphsynthError("library has no sources to play")
         self.sources: tuple[str, ...] = tuple(self._resolve(n) for n in names)

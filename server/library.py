@@ -143,6 +143,20 @@ class Library:
         few = ", ".join(matches[:6]) + (", ..." if len(matches) > 6 else "")
         raise MorphsynthError(f"source '{name}' is ambiguous ({len(matches)} match: {few})")
 
+    def starting_sources(self, n: int = 4) -> list[str]:
+        """The sources a server starts with: the first source of each of the first ``n``
+        families in library order, so the XY corners hold different kinds of instrument;
+        topped up with the next sources when the library has fewer families."""
+        chosen, seen = [], set()
+        for name, family in zip(self.names, self.families):
+            if family not in seen:
+                seen.add(family)
+                chosen.append(name)
+            if len(chosen) == n:
+                return chosen
+        chosen += [name for name in self.names if name not in chosen][: n - len(chosen)]
+        return chosen
+
     def describe(self) -> list[dict]:
         """One row per source: name, family, pitches, velocities."""
         rows = []

@@ -87,7 +87,8 @@ class EnvelopeSettings:
 
 @dataclass
 class MorphSettings:
-    # Empty = the first four library instruments, at the XY corners (0,0) (1,0) (0,1) (1,1).
+    # Empty = the first instrument of each of the library's first four families, at the XY
+    # corners (0,0) (1,0) (0,1) (1,1).
     sources: list[str] = field(default_factory=list)
     x: float = 0.5
     y: float = 0.5

@@ -239,3 +239,12 @@ def test_build_combines_several_data_folders(tiny_dataset, model_dirs, tmp_path)
     lib = Library.load(out)
     assert lib.latents.shape[0] == len(expected)
     assert sorted(lib.names) == sorted({ex.instrument_str for ex in expected})
+
+
+def test_starting_sources_take_one_instrument_from_each_of_the_first_four_families(built):
+    lib = Library.load(built)
+    start = lib.starting_sources(4)
+    assert len(start) == 4 and len(set(start)) == 4
+    first_families = list(dict.fromkeys(lib.families))[:4]
+    for name, family in zip(start, first_families):
+        assert name == lib.names[lib.families.index(family)]   # the first of its family
