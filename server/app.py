@@ -10,6 +10,7 @@ WAV), ports are released.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -26,10 +27,29 @@ from morphsynth.server.server_config import ServeConfig, default_model_dir
 log = logging.getLogger("morphsynth.server")
 
 
+def render_device(choice: str) -> str:
+    """The torch device for rendering: ``auto`` takes CUDA, then MPS, else the CPU."""
+    import torch
+
+    if choice != "auto":
+        if choice == "cuda" and not torch.cuda.is_available():
+            raise MorphsynthError("renderer.device: cuda asked for, but torch sees no CUDA device")
+        if choice == "mps" and not torch.backends.mps.is_available():
+            raise MorphsynthError("renderer.device: mps asked for, but torch sees no MPS device")
+        return choice
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
 def build_renderer(cfg: ServeConfig):
     """Load the model and its library; returns a Renderer at the audio sample rate."""
     from morphsynth.server.library import Library
     from morphsynth.server.renderer import Renderer
+    import torch
+
     from morphsynth.training.synth_model import load_synth_model
 
     model_dir = Path(cfg.model) if cfg.model else default_model_dir()
@@ -39,7 +59,11 @@ def build_renderer(cfg: ServeConfig):
     if not library_path.is_file():
         raise MorphsynthError(f"library '{library_path}' not found (give --library, or build one with "
                               f"'morphsynth library build --model {model_dir}')")
-    model = load_synth_model(model_dir)
+    device = render_device(cfg.renderer.device)
+    if device == "cpu":
+        # Leave a core to the audio callback: a render that takes every core starves it.
+        torch.set_num_threads(cfg.renderer.threads or max(1, (os.cpu_count() or 2) - 1))
+    model = load_synth_model(model_dir, device=device)
     library = Library.load(library_path, model)
     return Renderer(model, library, out_rate=cfg.audio.sample_rate, phase=cfg.renderer.phase,
                     cache_mb=cfg.renderer.cache_mb, prerender_all=cfg.renderer.prerender_all)

@@ -136,6 +136,14 @@ class RendererSettings:
     phase: Literal["fast", "quality"] = "fast"
     cache_mb: float = 256.0
     prerender_all: bool = True        # after a morph change, pre-render every key, not only recent ones
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"   # auto: CUDA, then MPS, else CPU
+    threads: int = 0                  # torch threads for CPU rendering; 0 = all cores but one
+
+    def validate(self) -> None:
+        if self.threads < 0:
+            raise ValueError(f"threads: {self.threads} is negative")
+        if self.cache_mb <= 0:
+            raise ValueError(f"cache_mb: {self.cache_mb} is not positive")
 
 
 @dataclass

@@ -285,3 +285,18 @@ def test_pure_data_floats_play_a_note_and_replies_reach_its_registered_port(serv
     assert 67 in held                    # Pd's 67.0 and 100.0 were taken as integers
     udp_client(served).send_message("/note/off", [67])
     assert wait_until(lambda: served.engine.active_voices() == 0)
+
+
+def test_renderer_device_auto_picks_the_cpu_without_a_gpu_and_refuses_a_missing_cuda():
+    import torch
+
+    from morphsynth.errors import MorphsynthError
+    from morphsynth.server.app import render_device
+
+    if torch.cuda.is_available():
+        assert render_device("auto") == "cuda"
+    else:
+        assert render_device("auto") in ("cpu", "mps")
+        with pytest.raises(MorphsynthError, match="renderer.device: cuda"):
+            render_device("cuda")
+    assert render_device("cpu") == "cpu"
