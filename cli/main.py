@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into a reader that stopped early (e.g. `| head`): not an error.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def subcommand(sub, name: str, help: str, description: str, examples: str) -> argparse.ArgumentParser:
