@@ -84,7 +84,7 @@ class SoundFontNotes:
 
         self.program = program
         self.out_rate = SR
-        self.library = SimpleNamespace(names=list(names))
+        self.library = SimpleNamespace(names=list(names), starting_sources=lambda n=4: list(names)[:n])
         self.model = SimpleNamespace(name=f"fluidr3-program{program}")
         self._synth = SoundFontSynth(FLUID_R3, sample_rate=SR)
         self._lock = threading.Lock()
