@@ -27,29 +27,13 @@ from morphsynth.server.server_config import ServeConfig, default_model_dir
 log = logging.getLogger("morphsynth.server")
 
 
-def render_device(choice: str) -> str:
-    """The torch device for rendering: ``auto`` takes CUDA, then MPS, else the CPU."""
-    import torch
-
-    if choice != "auto":
-        if choice == "cuda" and not torch.cuda.is_available():
-            raise MorphsynthError("renderer.device: cuda asked for, but torch sees no CUDA device")
-        if choice == "mps" and not torch.backends.mps.is_available():
-            raise MorphsynthError("renderer.device: mps asked for, but torch sees no MPS device")
-        return choice
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def build_renderer(cfg: ServeConfig):
     """Load the model and its library; returns a Renderer at the audio sample rate."""
     from morphsynth.server.library import Library
     from morphsynth.server.renderer import Renderer
     import torch
 
+    from morphsynth.training.device import pick_device
     from morphsynth.training.synth_model import load_synth_model
 
     model_dir = Path(cfg.model) if cfg.model else default_model_dir()
@@ -59,8 +43,8 @@ def build_renderer(cfg: ServeConfig):
     if not library_path.is_file():
         raise MorphsynthError(f"library '{library_path}' not found (give --library, or build one with "
                               f"'morphsynth library build --model {model_dir}')")
-    device = render_device(cfg.renderer.device)
-    if device == "cpu":
+    device = pick_device(None if cfg.renderer.device == "auto" else cfg.renderer.device, "renderer.device")
+    if device.type == "cpu":
         # Leave a core to the audio callback: a render that takes every core starves it.
         torch.set_num_threads(cfg.renderer.threads or max(1, (os.cpu_count() or 2) - 1))
     model = load_synth_model(model_dir, device=device)

@@ -100,7 +100,7 @@ def test_unknown_loss_name_in_config_is_refused_naming_the_key(tmp_path):
 
 
 def test_unknown_device_is_refused():
-    from morphsynth.training.train import pick_device
+    from morphsynth.training.device import pick_device
 
     with pytest.raises(MorphsynthError, match="--device banana"):
         pick_device("banana")

@@ -305,25 +305,6 @@ def fit(state: TrainState, train_notes: NoteSet, valid_notes: NoteSet, *, max_ep
 # --- a whole run ------------------------------------------------------------------------------
 
 
-def pick_device(name: str | None = None) -> torch.device:
-    """``name`` if given, else CUDA, then Apple MPS, then CPU."""
-    if name:
-        try:
-            device = torch.device(name)
-        except RuntimeError:
-            raise MorphsynthError(f"--device {name}: not a torch device name (cpu, cuda, cuda:1, mps)") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise MorphsynthError(f"--device {name}: CUDA is not available here")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise MorphsynthError(f"--device {name}: MPS is not available here")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def _run_info(config: TrainConfig, train_notes: NoteSet, extra: dict | None = None) -> dict:
     info = {"config_name": config.name, "seed": config.seed, "n_train_notes": len(train_notes),
             "n_train_instruments": len(set(train_notes.instrument))}
