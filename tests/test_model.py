@@ -183,3 +183,131 @@ def test_pca_fit_reconstructs_its_training_notes_at_full_rank():
 
 def test_every_kind_is_registered():
     assert set(KINDS) == {"cae", "pca", "shallow_ae"}
+
+
+# --- CAE decoding a correction on top of a fitted baseline --------------------------------------
+
+CORRECTION = {"latent_dim": 8, "width": 2, "max_channels": 8, "cond_dim": 8, "baseline": "pitch_mean", "pca_dims": 3}
+
+
+def _fitted_correction_cae(n=12, seed=0):
+    """A tiny correction CAE whose baseline is fitted to random features of n notes at 6 pitches × 2 velocities."""
+    from morphsynth.training.baselines import fit_pitch_baseline
+
+    torch.manual_seed(seed)
+    net = build_network("cae", CORRECTION)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 513, 251, generator=g)
+    pitch = torch.tensor([48, 54, 60, 66, 72, 78] * (n // 6))
+    velocity = torch.tensor([64] * (n // 2) + [112] * (n // 2))
+    fit_pitch_baseline(net.baseline, lambda: [(x[:n // 2], pitch[:n // 2], velocity[:n // 2]),
+                                              (x[n // 2:], pitch[n // 2:], velocity[n // 2:])])
+    return net.eval(), x, pitch, velocity
+
+
+def test_warp_to_pitch_moves_harmonic_peaks_to_the_new_pitch():
+    from morphsynth.training.model import warp_to_pitch
+
+    x = torch.zeros(1, 513, 3)
+    x[0, 28] = 1.0  # A4's fundamental: 440 Hz / 15.625 Hz ≈ bin 28.2
+    y = warp_to_pitch(x, torch.tensor([69]), torch.tensor([81]))  # one octave up
+    assert int(y[0, :, 0].argmax()) == 56
+    assert torch.allclose(warp_to_pitch(x, torch.tensor([60]), torch.tensor([60])), x)
+
+
+def test_pitch_baseline_fit_reproduces_a_mean_that_is_linear_in_velocity_at_anchor_pitches():
+    from morphsynth.training.baselines import fit_pitch_baseline
+    from morphsynth.training.model import PitchBaseline
+
+    g = torch.Generator().manual_seed(3)
+    at64 = torch.randn(2, 513, 251, generator=g)
+    slope = torch.randn(2, 513, 251, generator=g)
+    pitch = torch.tensor([48, 48, 48, 60, 60, 60])
+    velocity = torch.tensor([32, 64, 112, 40, 80, 127])
+    u = (velocity.float() - 64) / 64
+    which = torch.tensor([0, 0, 0, 1, 1, 1])
+    x = at64[which] + u[:, None, None] * slope[which]
+    base = PitchBaseline(251)
+    explained = fit_pitch_baseline(base, lambda: [(x, pitch, velocity)])
+    assert explained.numel() == 0
+    # float16 storage: 1e-3 of a unit is the budget
+    assert torch.allclose(base.mean(pitch, velocity), x, atol=1e-2)
+    # an anchor that saw no notes copies the nearest fitted one, warped: finite, not left at zero
+    assert base.anchor_mean[0].abs().sum() > 0 and torch.isfinite(base.anchor_mean.float()).all()
+
+
+def test_untrained_correction_cae_reproduces_its_baseline_and_keeps_the_latent_size():
+    net, x, pitch, velocity = _fitted_correction_cae()
+    with torch.no_grad():
+        z = net.encode(x, pitch, velocity)
+        out = net.decode(z, pitch, velocity)
+        mean = net.baseline.mean(pitch, velocity)
+        base_rec = net.baseline.decode(net.baseline.encode(x, mean), mean)
+    assert z.shape == (12, 8) and out.shape == (12, 513, 251)
+    assert torch.allclose(out, base_rec, atol=1e-5)
+    # the PCA coordinates are whitened: unit std over the notes the baseline was fitted on
+    assert torch.allclose(z[:, :3].pow(2).mean(0).sqrt(), torch.ones(3), atol=1e-3)
+    # PCA on the residual only lowers the error of the mean alone
+    assert (base_rec - x).pow(2).mean() < (mean - x).pow(2).mean()
+
+
+def test_correction_cae_round_trips_through_a_model_folder_with_its_baseline_in_the_weights(tmp_path):
+    from safetensors import safe_open
+
+    net, x, pitch, velocity = _fitted_correction_cae()
+    net.set_normalisation(torch.linspace(-6, -3, 513), 2.0)
+    save_synth_model(net, tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["model_config"]["baseline"] == "pitch_mean" and meta["model_config"]["pca_dims"] == 3
+    with safe_open(str(tmp_path / "m" / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert {"baseline.anchor_mean", "baseline.anchor_slope", "baseline.components", "baseline.coeff_std"} <= keys
+    model = load_synth_model(tmp_path / "m")
+    mag, p, v = random_notes(4)
+    with torch.no_grad():
+        expected = net.features_to_mag(net.decode(net.encode(net.mag_to_features(mag), p, v), p, v))
+    assert torch.equal(model.decode(model.encode(mag, p, v), p, v), expected)
+
+
+def test_model_json_claiming_a_baseline_the_weights_lack_is_refused(tmp_path):
+    folder = _saved(tmp_path)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["model_config"]["baseline"] = "pitch_mean"
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(MorphsynthError, match=r"tensor 'baseline\.anchor_mean' missing"):
+        load_synth_model(folder)
+
+
+def test_model_json_written_before_the_baseline_keys_existed_loads_as_a_plain_cae(tmp_path):
+    folder = _saved(tmp_path)
+    meta = json.loads((folder / "model.json").read_text())
+    del meta["model_config"]["baseline"], meta["model_config"]["pca_dims"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    model = load_synth_model(folder)
+    assert model.net.baseline is None and model.net.config.baseline is None
+
+
+def test_checkpoint_records_the_baseline_and_resuming_with_another_is_refused(tmp_path):
+    from morphsynth.training.checkpoint import Progress, load_checkpoint, save_checkpoint
+    from morphsynth.training.spectral import StftSettings
+
+    net, *_ = _fitted_correction_cae()
+    opt = torch.optim.AdamW(net.parameters())
+    save_checkpoint(tmp_path, net, opt, Progress(), StftSettings())
+    meta = json.loads((tmp_path / "state.json").read_text())
+    assert meta["model_config"]["baseline"] == "pitch_mean"
+    fresh = build_network("cae", CORRECTION)
+    load_checkpoint(tmp_path, fresh, torch.optim.AdamW(fresh.parameters()), StftSettings())
+    assert torch.equal(fresh.baseline.components, net.baseline.components)
+    plain = build_network("cae", {**CORRECTION, "baseline": None, "pca_dims": None})
+    with pytest.raises(MorphsynthError, match=r"model_config\.baseline is 'pitch_mean' in the checkpoint but None"):
+        load_checkpoint(tmp_path, plain, torch.optim.AdamW(plain.parameters()), StftSettings())
+
+
+def test_pca_dims_without_a_baseline_or_as_large_as_the_latent_is_refused():
+    with pytest.raises(MorphsynthError, match="pca_dims: needs a baseline"):
+        build_network("cae", {"latent_dim": 8, "pca_dims": 4})
+    with pytest.raises(MorphsynthError, match="pca_dims: must lie in 1..latent_dim-1"):
+        build_network("cae", {"latent_dim": 8, "baseline": "pitch_mean", "pca_dims": 8})
+    with pytest.raises(MorphsynthError, match="baseline: must be one of pitch_mean"):
+        build_network("cae", {"latent_dim": 8, "baseline": "pca"})

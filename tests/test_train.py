@@ -117,3 +117,42 @@ def test_random_gain_scales_loud_bins_by_the_gain_and_keeps_the_floor():
     db = 20 * (out[:, 10, 0] - logmag[:, 10, 0]) / torch.log(torch.tensor(10.0))
     assert db.abs().max() <= 6.0 + 1e-3 and db.std() > 1.0  # spread over ±6 dB
     assert torch.allclose(out[:, 0], logmag[:, 0])  # the floor does not move
+
+
+def test_one_training_step_of_a_correction_cae_on_rendered_notes_reduces_the_loss(train_notes):
+    from morphsynth.training.train import fit_correction_baseline
+
+    torch.manual_seed(0)
+    core = build_network("cae", {"latent_dim": 8, "width": 4, "max_channels": 16, "cond_dim": 16,
+                                 "baseline": "pitch_mean", "pca_dims": 4})
+    core.set_normalisation(*normalisation_stats(train_notes))
+    explained = fit_correction_baseline(core, train_notes, torch.device("cpu"))
+    assert explained.shape == (4,) and 0 < float(explained.sum()) <= 1
+    batch = train_notes.subset(list(range(8)))
+    weights = {"spec/mse": 1.0, "spec/sc": 0.05}
+    optim = OptimConfig(lr=3e-4, warmup_steps=0)
+    state = TrainState(core, torch.optim.AdamW(core.parameters(), lr=optim.lr), Progress(), optim, weights,
+                       torch.device("cpu"))
+    before = _loss(core, batch, weights)
+    values = train_step(state, batch.logmag, batch.pitch, batch.velocity)
+    after = _loss(core, batch, weights)
+    assert values["total"] == pytest.approx(before, rel=1e-4)
+    assert after < before
+
+
+def test_train_run_with_a_baseline_fits_it_on_the_train_split_and_saves_it_in_the_model_folder(train_notes, tmp_path):
+    import dataclasses
+    from pathlib import Path
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml", TrainConfig)
+    model_cfg = dataclasses.replace(config.model, baseline="pitch_mean", pca_dims=4)
+    config = dataclasses.replace(config, model=model_cfg, baselines=[],
+                                 optim=dataclasses.replace(config.optim, max_epochs=1))
+    from morphsynth.training.train import train_run
+
+    train_run(config, train_notes, train_notes.subset([0, 1, 2, 3]), tmp_path, torch.device("cpu"),
+              log=lambda msg: None, progress_bar=False)
+    model = load_synth_model(tmp_path)
+    assert model.net.config.baseline == "pitch_mean" and model.latent_dim == 8
+    assert model.net.baseline.anchor_mean.float().abs().sum() > 0
+    assert 0 < model.info["baseline_pca_explained"] <= 1

@@ -14,12 +14,21 @@ highest-resolution blocks see "harmonic channels": for each frequency row,
 ``cos``/``sin`` of ``2π f / f0`` and the log harmonic number. They peak exactly on the
 harmonics of any pitch, also pitches absent from training, so the convolutions
 only have to learn what to put there, not where.
+
+Correction on a baseline (``CaeConfig.baseline``): the CAE alone generalises to
+unseen instruments much worse than PCA (it learns the training instruments), so
+optionally it decodes only a correction on top of a closed-form baseline fitted on
+the training split (:class:`PitchBaseline`): the pitch- and velocity-dependent
+training mean, plus, with ``pca_dims``, a PCA of what that mean leaves. The PCA
+coefficients are the first ``pca_dims`` latent coordinates, so the latent size
+stays the same.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
@@ -31,6 +40,10 @@ LOG_EPS = 1e-4
 # The conv stack works on a power-of-two grid: Nyquist bin dropped, frames padded.
 GRID_BINS = 512
 GRID_FRAMES = 256
+# Pitches at which PitchBaseline keeps a mean spectrogram: every 6 semitones over the
+# 88 keys (21..108) and a little beyond; other pitches are warped from the two neighbours.
+BASELINE_ANCHORS = tuple(range(18, 115, 6))
+BASELINE_KINDS = ("pitch_mean",)
 
 
 def midi_to_hz(pitch: torch.Tensor) -> torch.Tensor:
@@ -148,6 +161,11 @@ class CaeConfig:
     max_channels: int = 128
     cond_dim: int = 128
     harmonic_rows: int = 128  # decoder layers whose input has at least this many frequency rows see harmonic channels
+    # Decode a correction on top of a baseline fitted on the training split (None: plain CAE).
+    # "pitch_mean": the training mean at the note's pitch and velocity. Defaults are None, not
+    # "off"/0, so model and checkpoint files written before these keys existed compare equal.
+    baseline: Optional[str] = None
+    pca_dims: Optional[int] = None  # with a baseline: this many latent coordinates are PCA coefficients of x - mean
 
     def validate(self) -> None:
         if self.latent_dim < 1:
@@ -158,6 +176,86 @@ class CaeConfig:
             raise ValueError(f"cond_dim: must be >= 1, got {self.cond_dim}")
         if self.harmonic_rows not in (0, 16, 32, 64, 128, 256, 512):
             raise ValueError(f"harmonic_rows: must be 0 or a power of two 16..512, got {self.harmonic_rows}")
+        if self.baseline is not None and self.baseline not in BASELINE_KINDS:
+            raise ValueError(f"baseline: must be one of {', '.join(BASELINE_KINDS)} or absent, got {self.baseline!r}")
+        if self.pca_dims is not None:
+            if self.baseline is None:
+                raise ValueError("pca_dims: needs a baseline (baseline: pitch_mean)")
+            if not 1 <= self.pca_dims < self.latent_dim:
+                raise ValueError(f"pca_dims: must lie in 1..latent_dim-1 ({self.latent_dim - 1}), got {self.pca_dims}")
+
+
+def warp_to_pitch(x: torch.Tensor, src_pitch: torch.Tensor, dst_pitch: torch.Tensor) -> torch.Tensor:
+    """Scale the frequency axis of spectra so harmonics of ``src_pitch`` land on those of ``dst_pitch``.
+
+    x: ``[batch, 513, n_frames]``; src_pitch, dst_pitch: ``[batch]`` MIDI (float allowed).
+    Returns ``[batch, 513, n_frames]`` with ``y[k] = x[k * f0(src) / f0(dst)]`` (linear
+    interpolation between bins; rows read from beyond Nyquist take the Nyquist row).
+    """
+    ratio = torch.pow(2.0, (src_pitch.float() - dst_pitch.float()) / 12.0)  # [batch]
+    pos = (torch.arange(N_BINS, device=x.device, dtype=torch.float32)[None, :] * ratio[:, None]).clamp(max=N_BINS - 1)
+    i0 = pos.floor().long().clamp(max=N_BINS - 2)  # [batch, 513]
+    w = (pos - i0.float())[:, :, None]
+    idx = i0[:, :, None].expand(-1, -1, x.shape[-1])
+    return x.gather(1, idx) * (1 - w) + x.gather(1, idx + 1) * w
+
+
+def velocity_to_unit(velocity: torch.Tensor) -> torch.Tensor:
+    """``[batch]`` MIDI velocity → ``[batch]`` float, 0 at 64 and 1 at 128 (the baseline's slope axis)."""
+    return (velocity.float() - 64.0) / 64.0
+
+
+class PitchBaseline(nn.Module):
+    """Closed-form baseline the CAE corrects: ``mean(pitch, velocity) [+ PCA of the rest]``.
+
+    Buffers (saved in the weights file, filled by ``baselines.fit_pitch_baseline``):
+    ``anchor_mean``, ``anchor_slope`` ``[len(BASELINE_ANCHORS), 513, n_frames]`` (float16:
+    they are ~9 MB in float32 per table, and 1e-3 of a feature std is far below what
+    LSD resolves): per anchor pitch, the training mean of the normalised features at
+    velocity 64 and its change per unit of :func:`velocity_to_unit`; with ``pca_dims``,
+    ``components [pca_dims, 513 * n_frames]`` (orthonormal rows) and ``coeff_std
+    [pca_dims]`` (training std of each coefficient: latent coordinates are whitened
+    coefficients, so they sit on the same scale as the learned ones).
+    """
+
+    def __init__(self, n_frames: int, pca_dims: int = 0):
+        super().__init__()
+        self.n_frames = int(n_frames)
+        self.pca_dims = int(pca_dims)
+        n_anchors = len(BASELINE_ANCHORS)
+        self.register_buffer("anchor_mean", torch.zeros(n_anchors, N_BINS, n_frames, dtype=torch.float16))
+        self.register_buffer("anchor_slope", torch.zeros(n_anchors, N_BINS, n_frames, dtype=torch.float16))
+        if self.pca_dims:
+            self.register_buffer("components", torch.zeros(self.pca_dims, N_BINS * n_frames))
+            self.register_buffer("coeff_std", torch.ones(self.pca_dims))
+
+    def mean(self, pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
+        """pitch, velocity: ``[batch]`` → the baseline mean ``[batch, 513, n_frames]``.
+
+        Between anchors both neighbours are warped to the pitch and blended linearly, so
+        harmonics stay sharp at pitches that were never trained.
+        """
+        step = BASELINE_ANCHORS[1] - BASELINE_ANCHORS[0]
+        pos = ((pitch.float() - BASELINE_ANCHORS[0]) / step).clamp(0, len(BASELINE_ANCHORS) - 1)
+        i0 = pos.floor().long().clamp(max=len(BASELINE_ANCHORS) - 2)  # [batch]
+        t = (pos - i0.float())[:, None, None]
+        u = velocity_to_unit(velocity)[:, None, None]
+        out = 0
+        for i, weight in ((i0, 1 - t), (i0 + 1, t)):
+            at_anchor = self.anchor_mean[i].float() + u * self.anchor_slope[i].float()
+            anchor_pitch = BASELINE_ANCHORS[0] + step * i.float()
+            out = out + weight * warp_to_pitch(at_anchor, anchor_pitch, pitch)
+        return out
+
+    def encode(self, x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        """x, mean: ``[batch, 513, n_frames]`` → whitened PCA coefficients ``[batch, pca_dims]``."""
+        return ((x - mean).flatten(1) @ self.components.T) / self.coeff_std
+
+    def decode(self, coeffs: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        """coeffs: ``[batch, pca_dims]`` whitened; mean ``[batch, 513, n_frames]`` → same shape."""
+        if not self.pca_dims:
+            return mean
+        return mean + ((coeffs * self.coeff_std) @ self.components).view_as(mean)
 
 
 N_LEVELS = 6  # 512 x 256 → 8 x 4
@@ -186,6 +284,10 @@ class ConvAutoencoder(SpectralAutoencoder):
 
     No BatchNorm: statistics computed over a batch of mixed pitches would leak
     pitch into the normalised activations and make batch-of-one inference differ.
+
+    With ``config.baseline`` the encoder sees what the baseline leaves (``x`` minus the
+    baseline reconstruction) and the decoder's output is added to the baseline; its last
+    layer starts at zero, so an untrained model reproduces the baseline exactly.
     """
 
     kind = "cae"
@@ -203,7 +305,9 @@ class ConvAutoencoder(SpectralAutoencoder):
         self.encoder = nn.Sequential(*enc)
         bottom = (GRID_BINS >> N_LEVELS, GRID_FRAMES >> N_LEVELS)  # (8, 4)
         self.bottom = bottom
-        self.to_latent = nn.Linear(chans[-1] * bottom[0] * bottom[1], config.latent_dim)
+        self.pca_dims = config.pca_dims or 0
+        self.baseline = PitchBaseline(n_frames, self.pca_dims) if config.baseline else None
+        self.to_latent = nn.Linear(chans[-1] * bottom[0] * bottom[1], config.latent_dim - self.pca_dims)
 
         self.cond = nn.Sequential(
             nn.Linear(config.latent_dim + 14, config.cond_dim), nn.LeakyReLU(0.2),
@@ -223,12 +327,22 @@ class ConvAutoencoder(SpectralAutoencoder):
         # dominates the cost, so no FiLM and no activation there.
         self.out_harmonics = config.harmonic_rows > 0 and GRID_BINS // 2 >= config.harmonic_rows
         self.out = nn.ConvTranspose2d(dec_chans[-1] + (3 if self.out_harmonics else 0), 1, 4, stride=2, padding=1)
+        if self.baseline is not None:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def encode(self, x: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
-        g = features_to_grid(x, float(self.floor_feature[:GRID_BINS].mean()))
+        if self.baseline is None:
+            g = features_to_grid(x, float(self.floor_feature[:GRID_BINS].mean()))
+            coeffs = x.new_zeros(x.shape[0], 0)
+        else:
+            mean = self.baseline.mean(pitch, velocity)
+            coeffs = self.baseline.encode(x, mean) if self.pca_dims else x.new_zeros(x.shape[0], 0)
+            # Padding frames are silence in x and in the baseline alike: the residual there is 0.
+            g = features_to_grid(x - self.baseline.decode(coeffs, mean), 0.0)
         h = harmonic_channels(pitch, GRID_BINS).expand(-1, -1, -1, GRID_FRAMES)
         h = self.encoder(torch.cat([g, h], dim=1))  # [batch, c5, 8, 4]
-        return self.to_latent(h.flatten(1))
+        return torch.cat([coeffs, self.to_latent(h.flatten(1))], dim=1)
 
     def decode(self, z: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
         cond = self.cond(torch.cat([z, pitch_features(pitch, velocity)], dim=1))
@@ -239,7 +353,10 @@ class ConvAutoencoder(SpectralAutoencoder):
         if self.out_harmonics:
             h = torch.cat([h, harmonic_channels(pitch, h.shape[2]).expand(-1, -1, -1, h.shape[-1])], dim=1)
         g = self.out(h)  # [batch, 1, 512, 256]
-        return grid_to_features(g, self.n_frames, float(self.floor_feature[-1]))
+        if self.baseline is None:
+            return grid_to_features(g, self.n_frames, float(self.floor_feature[-1]))
+        mean = self.baseline.mean(pitch, velocity)
+        return self.baseline.decode(z[:, :self.pca_dims], mean) + grid_to_features(g, self.n_frames, 0.0)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -151,6 +151,21 @@ def compute_losses(core: SpectralAutoencoder, x_hat: torch.Tensor, x: torch.Tens
     return out
 
 
+def fit_correction_baseline(core: SpectralAutoencoder, notes: NoteSet, device: torch.device,
+                            batch_size: int = 64) -> torch.Tensor:
+    """Fit the closed-form baseline of a CAE with ``model.baseline`` to ``notes`` (the training
+    split, already normalised by ``core``); returns the explained ratio of its PCA part."""
+    from morphsynth.training.baselines import fit_pitch_baseline
+
+    def batches():
+        for start in range(0, len(notes), batch_size):
+            end = start + batch_size
+            yield (features(core, notes.logmag[start:end].to(device)), notes.pitch[start:end].to(device),
+                   notes.velocity[start:end].to(device))
+
+    return fit_pitch_baseline(core.baseline, batches)
+
+
 def weighted_total(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
     return sum(weights[k] * v for k, v in losses.items() if weights.get(k, 0.0) > 0)
 
@@ -330,6 +345,15 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
     mean, std = normalisation_stats(train_notes)
     core.set_normalisation(mean, std)
     core.to(device)
+    baseline_info = {}
+    if getattr(core, "baseline", None) is not None and not resume:
+        # Fitted on the training split only; a resumed run reloads it from the checkpoint.
+        t0 = time.perf_counter()
+        explained = fit_correction_baseline(core, train_notes, device)
+        baseline_info = {"baseline_pca_explained": round(float(explained.sum()), 4)} if explained.numel() else {}
+        log(f"cae baseline {config.model.baseline}" + (f" + PCA {explained.numel()}" if explained.numel() else "")
+            + f" fitted in {time.perf_counter() - t0:.0f} s"
+            + (f" (PCA explains {float(explained.sum()):.3f} of what the mean leaves)" if explained.numel() else ""))
     optimizer = torch.optim.AdamW(core.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     progress = Progress()
     if resume:
@@ -350,7 +374,7 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
     def on_best(best_core: SpectralAutoencoder, metrics: dict) -> None:
         info = _run_info(config, train_notes, {"epoch": state.progress.epoch, "step": state.progress.step,
                                                 "valid_lsd_db": round(metrics["lsd_db"], 4),
-                                                "valid_sc": round(metrics["sc"], 4)})
+                                                "valid_sc": round(metrics["sc"], 4), **baseline_info})
         save_synth_model(best_core, out_dir, name=config.name, stft=stft, info=info)
 
     def on_epoch(s: TrainState) -> None:
