@@ -176,6 +176,10 @@ def run_midi_bytes(parts, work, chunks, seconds) -> Row:
 def settle(server, seconds=None) -> int:
     """Play past the release time (as the audio thread would); returns the voices left."""
     seconds = seconds or (max(server.controls.adsr.release, server.engine.fade_s) + 0.1)
+    if server.engine.clock_running:
+        # A started server's audio process plays the blocks: only one side may.
+        time.sleep(seconds + 0.05)
+        return server.engine.active_voices()
     out = np.zeros(BLOCK, np.float32)
     for _ in range(int(math.ceil(seconds * SR / BLOCK))):
         server.engine.process(out)
@@ -268,26 +272,25 @@ def warm(server, velocities=(100,)):
 
 
 class Timed:
-    """Wraps engine.process to time each call into a preallocated array (the audio thread)."""
+    """The audio callbacks' durations from now on, as the outputs time them (in whichever
+    process the callback runs: the engine keeps them in shared memory)."""
 
-    def __init__(self, engine, capacity):
+    def __init__(self, engine):
         self.engine = engine
-        self.inner = engine.process
-        self.times = np.zeros(capacity, np.float64)
-        self.n = 0
-        engine.process = self
+        self.n0 = engine.callbacks
+        self.times = np.zeros(0)
 
-    def __call__(self, out):
-        t0 = time.perf_counter()
-        self.inner(out)
-        i = self.n
-        if i < self.times.shape[0]:
-            self.times[i] = time.perf_counter() - t0
-        self.n = i + 1
+    def stop(self) -> "Timed":
+        n = self.engine.callbacks - self.n0
+        self.times = self.engine.callback_times()[-n:] if n > 0 else np.zeros(0)
+        return self
+
+    @property
+    def n(self) -> int:
+        return int(self.times.shape[0])
 
     def p999_ms(self) -> float:
-        n = min(self.n, self.times.shape[0])
-        return float(np.percentile(self.times[:n], 99.9) * 1000) if n else float("nan")
+        return float(np.percentile(self.times, 99.9) * 1000) if self.n else float("nan")
 
 
 def jack_xrun_counter(jack_server):
@@ -331,7 +334,7 @@ def run_flood(parts, work, jack_server, seconds, rate) -> Row:
     from morphsynth.server.osc import build_message
 
     server = serving_server(parts, work / "flood", audio="system")
-    timed = Timed(server.engine, int(seconds * SR / BLOCK * 1.5) + 1000)
+    timed = Timed(server.engine)
     xr_client, xr = jack_xrun_counter(jack_server)
     rss0 = fc.rss_mb()
     names = server.controls.library_names()
@@ -376,6 +379,7 @@ def run_flood(parts, work, jack_server, seconds, rate) -> Row:
     stuck = server.engine.active_voices()
     xruns = xr[0] - xruns0
     engine_xruns = server.engine.xruns - engine_xruns0
+    timed.stop()
     server.stop()
     xr_client.deactivate()
     xr_client.close()
@@ -444,7 +448,7 @@ def run_midi_kill(parts, work, storms) -> Row:
 
 def run_soak(parts, work, jack_server, seconds, device="system") -> Row:
     server = serving_server(parts, work / "soak", audio=device, polyphony=64)
-    timed = Timed(server.engine, int(seconds * SR / BLOCK * 1.2) + 1000)
+    timed = Timed(server.engine)
     xr_client, xr = jack_xrun_counter(jack_server)
     rss0 = fc.rss_mb()
     c = server.controls
@@ -470,6 +474,7 @@ def run_soak(parts, work, jack_server, seconds, device="system") -> Row:
             held.append((p, next_id))
             next_id += 1
     jack_xruns, engine_xruns = xr[0], server.engine.xruns
+    timed.stop()
     xruns = jack_xruns + engine_xruns if device != "jack" else jack_xruns
     for p, nid in held:
         c.note_off(p, 0, nid)
@@ -485,7 +490,7 @@ def run_soak(parts, work, jack_server, seconds, device="system") -> Row:
                crashes=0, seconds=time.monotonic() - t0,
                detail={"voices_min_during_soak": voices_min, "callbacks": timed.n, "jack_xruns": jack_xruns,
                        "engine_xruns": engine_xruns,
-                       "callback_max_ms": float(timed.times[:min(timed.n, timed.times.shape[0])].max() * 1000)})
+                       "callback_max_ms": float(timed.times.max() * 1000) if timed.n else None})
 
 
 def main(argv=None) -> int:
@@ -533,12 +538,9 @@ def main(argv=None) -> int:
         done(run_stuck_notes(parts, work, args.stuck_events))
     jack_rows = only & {"midi", "flood", "stuck", "soak"}
     if jack_rows and JackServer.available():
-        import sounddevice as sd
-
+        # The server's audio process opens PortAudio; this process never does.
         jack = JackServer(SR, BLOCK).start()
         os.environ.update(jack.env())
-        sd._terminate()
-        sd._initialize()
         try:
             if "midi" in only:
                 done(run_midi_jack(parts, work, jack, 10 if args.quick else 60))
@@ -549,7 +551,6 @@ def main(argv=None) -> int:
             if "soak" in only:
                 done(run_soak(parts, work, jack, args.soak_seconds, args.soak_device))
         finally:
-            sd._terminate()
             jack.stop()
     print()
     print_table(rows)

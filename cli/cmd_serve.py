@@ -62,9 +62,15 @@ def run(args) -> int:
 
     cfg = apply_args(load_serve_config(args.config), args)
     if cfg.audio.device not in ("null", "jack"):
-        from morphsynth.server.audio_io import find_output_device
+        # Fail fast, before loading the model.
+        if cfg.audio.own_process:
+            from morphsynth.server.audio_process import check_output_device
 
-        find_output_device(cfg.audio.device)  # fail fast, before loading the model
+            check_output_device(cfg.audio.device)
+        else:
+            from morphsynth.server.audio_io import find_output_device
+
+            find_output_device(cfg.audio.device)
     renderer = build_renderer(cfg)
     # The default virtual MIDI port is a convenience: without one, serve OSC anyway.
     server = SynthServer(cfg, renderer, midi_required=args.midi is not None and cfg.midi.port != "virtual")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from morphsynth.errors import MorphsynthError
 from morphsynth.server.audio_io import Recorder, open_output
+from morphsynth.server.audio_process import AudioProcess
 from morphsynth.server.control import Controls
 from morphsynth.server.engine import Adsr, Engine
 from morphsynth.server.midi import MidiInput
@@ -53,6 +54,18 @@ def build_renderer(cfg: ServeConfig):
                     cache_mb=cfg.renderer.cache_mb, prerender_all=cfg.renderer.prerender_all)
 
 
+def _shared_engine_memory(engine_args: dict, renderer):
+    """Shared arrays and note pool for an engine whose callback runs in an audio process."""
+    from morphsynth.server.engine_memory import NotePool, SharedArrays
+
+    probe = Engine(**engine_args)
+    rate = engine_args["sample_rate"]
+    note_samples = getattr(renderer, "note_samples", None) or int(6 * rate)
+    # Every voice slot can play a note of its own, and notes placed for commands not yet
+    # read need slots too.
+    return SharedArrays.create(probe.shared_layout()), NotePool.create(probe.n_slots + 64, int(note_samples))
+
+
 class SynthServer:
     """Everything ``morphsynth serve`` runs, built from a config and a renderer.
 
@@ -72,8 +85,11 @@ class SynthServer:
                                   f"{a.sample_rate} Hz")
         adsr = Adsr(cfg.envelope.attack, cfg.envelope.decay, cfg.envelope.sustain, cfg.envelope.release)
         adsr.validate()
-        self.engine = Engine(a.sample_rate, a.polyphony, max_block=max(4096, a.block_size), adsr=adsr,
-                             gain_db=a.gain_db, fade_ms=a.fade_ms, loop_xfade_ms=a.loop_xfade_ms)
+        self._engine_args = dict(sample_rate=a.sample_rate, polyphony=a.polyphony,
+                                 max_block=max(4096, a.block_size), adsr=adsr, gain_db=a.gain_db,
+                                 fade_ms=a.fade_ms, loop_xfade_ms=a.loop_xfade_ms)
+        self._shared = _shared_engine_memory(self._engine_args, renderer) if a.own_process else None
+        self.engine = Engine(**self._engine_args, shared=self._shared)
         self.osc: OscServer | None = None
         m = cfg.morph
         self.controls = Controls(self.engine, renderer, sources=m.sources, x=m.x, y=m.y, interp=m.interp,
@@ -82,7 +98,8 @@ class SynthServer:
                                  notify=self._notify)
         self.osc = OscServer(self.controls, self.info, cfg.osc.host, cfg.osc.port,
                              cfg.osc.tcp_port or None, cfg.osc.max_datagram, allow=cfg.osc.allow)
-        self.recorder = Recorder(a.record, a.sample_rate, a.record_buffer_s) if a.record else None
+        self.recorder = (Recorder(a.record, a.sample_rate, a.record_buffer_s, shared=a.own_process)
+                         if a.record else None)
         self.output = None
         self.midi = MidiInput(self.controls, cfg.midi) if cfg.midi.port != "none" else None
         self.midi_error: str | None = None
@@ -121,8 +138,12 @@ class SynthServer:
                         raise
                     self.midi_error = str(exc)
                     self.midi = None
-            self.output = open_output(self.engine, a.device, a.sample_rate, a.block_size, a.channels,
-                                      a.latency, self.recorder)
+            if a.own_process:
+                self.output = AudioProcess(self.engine, self._engine_args, a.device, a.sample_rate,
+                                           a.block_size, a.channels, a.latency, self.recorder)
+            else:
+                self.output = open_output(self.engine, a.device, a.sample_rate, a.block_size, a.channels,
+                                          a.latency, self.recorder)
             self.output.start()
             self.osc.start()
         except BaseException:
@@ -147,6 +168,9 @@ class SynthServer:
         close = getattr(self.renderer, "close", None)
         if close is not None:
             close()
+        if self._shared is not None:
+            for mapping in (self._shared[0].file, self._shared[1].file):
+                mapping.unlink()
 
     def request_stop(self, *_args) -> None:
         self._stop.set()

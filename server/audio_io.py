@@ -22,10 +22,53 @@ NO_DEVICE_HINT = ("run with --audio null to play without a device "
                   "(add --record out.wav to keep what is played)")
 
 
-class Recorder:
-    """WAV writer fed from the audio thread through a lock-free ring."""
+class RecordFeed:
+    """The audio side of a recording: a preallocated ring the callback copies blocks into.
 
-    def __init__(self, path: str | Path, sample_rate: int, buffer_s: float = 4.0):
+    Single producer (the audio thread), single consumer (:class:`Recorder`'s writer); no
+    locks. ``arrays``: None keeps the ring in this process, else a
+    :class:`~morphsynth.server.engine_memory.SharedArrays` with :meth:`layout`'s arrays, so
+    an audio process can feed a writer in another process.
+    """
+
+    def __init__(self, size: int, arrays=None):
+        if arrays is None:
+            self.ring = np.zeros(size, np.float32)
+            self.counters = np.zeros(3, np.int64)
+        else:
+            self.ring, self.counters = arrays.arrays["ring"], arrays.arrays["counters"]
+        self.arrays = arrays
+
+    @staticmethod
+    def layout(size: int) -> dict:
+        return {"ring": ((size,), "<f4"), "counters": ((3,), "<i8")}   # write, read, overflows
+
+    def push(self, block: np.ndarray) -> None:
+        """Audio thread: copy ``block`` ``[frames]`` into the ring (dropped if the writer lags)."""
+        n = block.shape[0]
+        ring, counters = self.ring, self.counters
+        size = ring.shape[0]
+        write = int(counters[0])
+        if write - int(counters[1]) + n > size:
+            counters[2] += 1
+            return
+        start = write % size
+        first = min(n, size - start)
+        ring[start:start + first] = block[:first]
+        if first < n:
+            ring[:n - first] = block[first:]
+        # Publishing the index last makes the copied samples visible to the writer.
+        counters[0] = write + n
+
+
+class Recorder:
+    """WAV writer fed from the audio thread through a :class:`RecordFeed`.
+
+    ``shared``: the feed lives in shared memory (``feed_spec()`` tells an audio process
+    where), so the file is written here while the callback runs elsewhere.
+    """
+
+    def __init__(self, path: str | Path, sample_rate: int, buffer_s: float = 4.0, shared: bool = False):
         import soundfile as sf
 
         self.path = Path(path)
@@ -38,37 +81,41 @@ class Recorder:
         except (OSError, RuntimeError) as exc:
             raise MorphsynthError(f"--record: cannot write '{path}' ({exc})") from None
         self.sample_rate = int(sample_rate)
-        self._ring = np.zeros(max(4096, int(buffer_s * sample_rate)), np.float32)
-        self._write = 0   # audio thread only
-        self._read = 0    # writer thread only
-        self.overflows = 0
+        size = max(4096, int(buffer_s * sample_rate))
+        arrays = None
+        if shared:
+            from morphsynth.server.engine_memory import SharedArrays
+
+            arrays = SharedArrays.create(RecordFeed.layout(size))
+        self.feed = RecordFeed(size, arrays)
+        self.push = self.feed.push
         self.frames_written = 0
         self._running = True
         self._thread = threading.Thread(target=self._run, name="wav-writer", daemon=True)
         self._thread.start()
 
-    def push(self, block: np.ndarray) -> None:
-        """Audio thread: copy ``block`` ``[frames]`` into the ring (dropped if the writer lags)."""
-        n = block.shape[0]
-        size = self._ring.shape[0]
-        if self._write - self._read + n > size:
-            self.overflows += 1
-            return
-        start = self._write % size
-        first = min(n, size - start)
-        self._ring[start:start + first] = block[:first]
-        if first < n:
-            self._ring[:n - first] = block[first:]
-        self._write += n
+    def feed_spec(self) -> tuple[dict, str]:
+        """(layout, path) an audio process attaches its :class:`RecordFeed` to."""
+        arrays = self.feed.arrays
+        if arrays is None:
+            raise MorphsynthError("--record: this recorder's ring is not shared")
+        return arrays.layout, arrays.file.path
+
+    @property
+    def overflows(self) -> int:
+        return int(self.feed.counters[2])
 
     def _drain(self) -> None:
-        size = self._ring.shape[0]
-        end = self._write
-        while self._read < end:
-            start = self._read % size
-            count = min(end - self._read, size - start)
-            self._file.write(self._ring[start:start + count])
-            self._read += count
+        ring, counters = self.feed.ring, self.feed.counters
+        size = ring.shape[0]
+        end = int(counters[0])
+        read = int(counters[1])
+        while read < end:
+            start = read % size
+            count = min(end - read, size - start)
+            self._file.write(ring[start:start + count])
+            read += count
+            counters[1] = read
             self.frames_written += count
 
     def _run(self) -> None:
@@ -84,6 +131,8 @@ class Recorder:
         self._thread.join(2.0)
         self._drain()
         self._file.close()
+        if self.feed.arrays is not None:
+            self.feed.arrays.file.unlink()
 
 
 class NullOutput:
@@ -110,9 +159,11 @@ class NullOutput:
         period = self.block_size / self.sample_rate
         next_t = time.monotonic()
         while self._running:
+            t0 = time.perf_counter()
             self.engine.process(self._out)
             if self.recorder is not None:
                 self.recorder.push(self._out)
+            self.engine.time_callback(time.perf_counter() - t0)
             next_t += period
             wait = next_t - time.monotonic()
             if wait > 0:
@@ -169,6 +220,7 @@ class DeviceOutput:
         self._mono = np.zeros(engine.max_block, np.float32)
 
         def callback(outdata, frames, time_info, status):
+            t0 = time.perf_counter()
             if status.output_underflow:
                 engine.xruns += 1
             mono = self._mono[:frames]
@@ -176,6 +228,7 @@ class DeviceOutput:
             outdata[:] = mono[:, None]
             if recorder is not None:
                 recorder.push(mono)
+            engine.time_callback(time.perf_counter() - t0)
 
         try:
             self.stream = sd.OutputStream(device=index, samplerate=sample_rate, blocksize=block_size,
@@ -270,12 +323,14 @@ class JackOutput:
 
         @client.set_process_callback
         def process(frames):
+            t0 = time.perf_counter()
             out = mono[:frames]
             engine.process(out)
             for port in ports:
                 port.get_array()[:] = out
             if recorder is not None:
                 recorder.push(out)
+            engine.time_callback(time.perf_counter() - t0)
 
         @client.set_xrun_callback
         def xrun(delay):

@@ -37,6 +37,25 @@ ATTACK, DECAY, SUSTAIN, RELEASE, FADE, DONE = 0, 1, 2, 3, 4, 5
 _NOTE_ON, _NOTE_OFF, _SUSTAIN, _BEND, _NOTE_BEND, _PRESSURE, _PANIC, _ADSR, _GAIN = range(9)
 
 N_CHANNELS = 16
+# Counters both sides of a split engine read (slots of ``Engine._counters``).
+_WRITE, _READ, _XRUNS, _DROPPED, _BLOCKS, _FRAMES, _CLOCK, _LOST, _LOSSES, _RECOVERIES, _TIMED, _N_COUNTERS = range(12)
+CALLBACK_TIMES = 1 << 17   # callback durations kept (about 12 minutes of 256-frame blocks at 48 kHz)
+# Per-voice and per-channel arrays that live in shared memory when the engine is split.
+SHARED_ARRAYS = ("state", "stage", "env", "release_step", "pos", "base_rate", "rate", "bend", "note_bend",
+                 "amp", "level", "pitch", "note_id", "channel", "started", "released_at", "sustained",
+                 "looping", "length", "loop_start", "loop_end", "xfade", "voice_slot", "channel_bend",
+                 "channel_pressure", "sustain_on", "_cmd_kind", "_cmd_int", "_cmd_float", "_counters",
+                 "_levels", "_callback_times")
+
+
+def _counter(index: int, kind=int, doc: str = "") -> property:
+    def get(self):
+        return kind(self._counters[index])
+
+    def put(self, value) -> None:
+        self._counters[index] = value
+
+    return property(get, put, doc=doc)
 
 
 def db_to_amplitude(db: float) -> float:
@@ -86,11 +105,29 @@ class Engine:
 
     ``process(out)`` fills ``out`` ``[frames]`` (mono float32, ``frames <= max_block``)
     and is the only method the audio thread calls.
+
+    ``shared``: None keeps everything in this process. Otherwise a ``(SharedArrays,
+    NotePool)`` pair from :meth:`shared_layout`: the ring, the voices and the counters live
+    there, notes are copied into the pool, and another process can run ``process`` on an
+    Engine attached to the same pair (:mod:`morphsynth.server.audio_process`).
     """
+
+    xruns = _counter(_XRUNS, doc="Device under/overruns (and null-clock stalls).")
+    dropped_commands = _counter(_DROPPED, doc="Commands refused: ring full, or every note slot busy.")
+    blocks = _counter(_BLOCKS)
+    frames = _counter(_FRAMES)
+    clock_running = _counter(_CLOCK, bool, doc="Set by the audio output while it calls process().")
+    device_lost = _counter(_LOST, bool, doc="Set by the audio output while its device is gone.")
+    callbacks = _counter(_TIMED, doc="Audio callbacks timed so far (see callback_times).")
+    device_losses = _counter(_LOSSES, doc="Times the audio output lost its device.")
+    device_recoveries = _counter(_RECOVERIES, doc="Times the audio output got its device back.")
+    _write = _counter(_WRITE)  # advanced by producers only, after the slot is filled
+    _read = _counter(_READ)    # advanced by the audio side only
 
     def __init__(self, sample_rate: int = 48000, polyphony: int = 64, max_block: int = 4096,
                  adsr: Adsr = Adsr(), gain_db: float = -6.0, fade_ms: float = 5.0,
-                 loop_xfade_ms: float = 40.0, bend_smooth_ms: float = 10.0, ring_size: int = 4096):
+                 loop_xfade_ms: float = 40.0, bend_smooth_ms: float = 10.0, ring_size: int = 4096,
+                 shared=None):
         if polyphony < 1:
             raise MorphsynthError(f"polyphony: {polyphony} must be at least 1")
         self.sample_rate = int(sample_rate)
@@ -99,12 +136,9 @@ class Engine:
         self.fade_s = fade_ms / 1000.0
         self.loop_xfade = max(1, int(loop_xfade_ms * sample_rate / 1000.0))
         self.bend_tau_s = bend_smooth_ms / 1000.0
-        self.xruns = 0
-        self.clock_running = False  # set by the audio output while it calls process()
-        self.dropped_commands = 0
-        self.blocks = 0
-        self.frames = 0
-        self.peak = 0.0
+        self._counters = np.zeros(_N_COUNTERS, np.int64)
+        self._levels = np.zeros(1, np.float64)   # the last block's peak
+        self._callback_times = np.zeros(CALLBACK_TIMES, np.float64)   # seconds, a ring
 
         # Stolen voices fade out in spare slots while the new voice starts in its own.
         n_slots = self.polyphony + max(8, self.polyphony // 2)
@@ -131,6 +165,7 @@ class Engine:
         self.loop_start = np.zeros(n_slots, np.int64)
         self.loop_end = np.zeros(n_slots, np.int64)
         self.xfade = np.ones(n_slots, np.int64)
+        self.voice_slot = np.full(n_slots, -1, np.int32)   # the note-pool slot each voice plays
         self.buffers: list[np.ndarray | None] = [None] * n_slots
         self._order = 0
 
@@ -167,12 +202,15 @@ class Engine:
 
         self._ring_size = int(ring_size)
         self._cmd_kind = np.zeros(self._ring_size, np.int32)
-        self._cmd_int = np.zeros((self._ring_size, 3), np.int64)
+        # pitch, channel, note id; for a pooled note-on also slot, length, loop start, loop end
+        self._cmd_int = np.zeros((self._ring_size, 7), np.int64)
         self._cmd_float = np.zeros((self._ring_size, 4), np.float64)
         self._cmd_obj: list[object] = [None] * self._ring_size
-        self._write = 0  # advanced by producers only, after the slot is filled
-        self._read = 0   # advanced by the audio thread only
         self._produce = threading.Lock()
+        self._pool = None
+        self._shared = None
+        if shared is not None:
+            self._share(*shared)
 
     # ------------------------------------------------------------------ control side
 
@@ -183,12 +221,21 @@ class Engine:
                 raise MorphsynthError(f"engine: {x} is not a finite value")
         with self._produce:
             w = self._write
-            if w - self._read >= self._ring_size:
+            read = self._read
+            if w - read >= self._ring_size:
                 self.dropped_commands += 1
                 return False
+            if self._pool is not None and obj is not None:
+                # Split engine: the note goes by pool slot, not by object.
+                pooled = self._pool.place(obj, w, read, self.state, self.voice_slot)
+                if pooled < 0:
+                    self.dropped_commands += 1
+                    return False
+                ints = (*ints, pooled, obj.audio.shape[0], int(obj.loop_start), int(obj.loop_end))
+                obj = None
             slot = w % self._ring_size
             self._cmd_kind[slot] = kind
-            self._cmd_int[slot] = ints
+            self._cmd_int[slot, :len(ints)] = ints
             self._cmd_float[slot] = floats
             self._cmd_obj[slot] = obj
             # Publishing the index last makes the filled slot visible to the consumer.
@@ -245,6 +292,54 @@ class Engine:
     def active_voices(self) -> int:
         return int(np.count_nonzero((self.state == HELD) | (self.state == RELEASED)))
 
+    @property
+    def peak(self) -> float:
+        """The last block's peak before the limiter (linear)."""
+        return float(self._levels[0])
+
+    @peak.setter
+    def peak(self, value: float) -> None:
+        self._levels[0] = value
+
+    def time_callback(self, seconds: float) -> None:
+        """Audio side: keep one audio callback's duration (the outputs time each call)."""
+        i = int(self._counters[_TIMED])
+        self._callback_times[i % CALLBACK_TIMES] = seconds
+        self._counters[_TIMED] = i + 1
+
+    def callback_times(self) -> np.ndarray:
+        """The durations of the last (up to ``CALLBACK_TIMES``) audio callbacks, seconds ``[n]``."""
+        n = int(self._counters[_TIMED])
+        if n <= CALLBACK_TIMES:
+            return self._callback_times[:n].copy()
+        i = n % CALLBACK_TIMES
+        return np.concatenate([self._callback_times[i:], self._callback_times[:i]])
+
+    # ------------------------------------------------------------------ split engine
+
+    def shared_layout(self) -> dict:
+        """``{name: (shape, dtype)}`` of the arrays a split engine shares."""
+        return {name: (getattr(self, name).shape, getattr(self, name).dtype.str) for name in SHARED_ARRAYS}
+
+    def _share(self, arrays, pool) -> None:
+        """Move the shared state into ``arrays`` (SharedArrays) and play notes from ``pool``
+        (NotePool). The side that made the mapping copies its initial values in; a side that
+        attaches takes what is there (commands may already wait in the ring)."""
+        for name in SHARED_ARRAYS:
+            local, mapped = getattr(self, name), arrays.arrays[name]
+            if mapped.shape != local.shape or mapped.dtype != local.dtype:
+                raise MorphsynthError(f"engine: shared '{name}' is {mapped.dtype}{mapped.shape}, "
+                                      f"expected {local.dtype}{local.shape}")
+            if arrays.file.owner:
+                mapped[...] = local
+            setattr(self, name, mapped)
+        self._pool = pool
+        self._shared = (arrays, pool)
+        for v in range(self.n_slots):
+            # Attaching to voices that already sound (an audio process restarted).
+            if self.state[v] != FREE and self.voice_slot[v] >= 0:
+                self.buffers[v] = pool.audio[self.voice_slot[v], :self.length[v]]
+
     # ------------------------------------------------------------------ audio side
 
     def process(self, out: np.ndarray) -> None:
@@ -290,10 +385,16 @@ class Engine:
         while self._read < self._write:
             slot = self._read % self._ring_size
             kind = int(self._cmd_kind[slot])
-            a, b, c = (int(x) for x in self._cmd_int[slot])
+            ci = self._cmd_int[slot]
+            a, b, c = int(ci[0]), int(ci[1]), int(ci[2])
             f = self._cmd_float[slot]
             if kind == _NOTE_ON:
-                self._start_voice(a, b, c, float(f[0]), self._cmd_obj[slot], float(f[1]))
+                if self._pool is None:
+                    self._start_voice(a, b, c, float(f[0]), self._cmd_obj[slot], float(f[1]))
+                else:
+                    note = self._pool.view(int(ci[3]), int(ci[4]), int(ci[5]), int(ci[6]))
+                    v = self._start_voice(a, b, c, float(f[0]), note, float(f[1]))
+                    self.voice_slot[v] = ci[3]
             elif kind == _NOTE_OFF:
                 self._release_key(a, b, c)
             elif kind == _SUSTAIN:
@@ -315,7 +416,7 @@ class Engine:
                 self.gain = float(f[0])
             self._read += 1
 
-    def _start_voice(self, pitch: int, channel: int, note_id: int, ratio: float, note, level: float = 1.0) -> None:
+    def _start_voice(self, pitch: int, channel: int, note_id: int, ratio: float, note, level: float = 1.0) -> int:
         self._order += 1
         sounding = (self.state == HELD) | (self.state == RELEASED)
         if int(np.count_nonzero(sounding)) >= self.polyphony:
@@ -350,6 +451,7 @@ class Engine:
         self.env[v] = 0.0
         self.stage[v] = ATTACK
         self.state[v] = HELD
+        return v
 
     def _victim(self) -> int:
         """Oldest released voice, else the oldest held one."""

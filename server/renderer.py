@@ -262,6 +262,12 @@ class Renderer:
                                  max_length=max_queue, on_error=on_error)
         self._base_key = (model.model_hash, self.out_rate, phase, n_iter, library.mode)
 
+    @property
+    def note_samples(self) -> int:
+        """Samples of a live note at ``out_rate`` (the model's 4 s)."""
+        stft = self.model.stft
+        return int(math.ceil(stft.n_samples(self.model.n_frames) * self.out_rate / stft.sample_rate))
+
     # ---------------------------------------------------------------- morph state
     @property
     def morph(self) -> Morph | None:

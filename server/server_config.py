@@ -63,6 +63,7 @@ class AudioSettings:
     loop_xfade_ms: float = 40.0
     record: str | None = None         # WAV path; what is played is written there
     record_buffer_s: float = 4.0      # ring between the audio thread and the WAV writer
+    own_process: bool = True          # run the audio callback in a process of its own (no shared GIL)
 
     def validate(self) -> None:
         if self.sample_rate not in (22050, 24000, 32000, 44100, 48000, 88200, 96000):

@@ -109,3 +109,23 @@ class Capture:
     def close(self) -> None:
         self.client.deactivate()
         self.client.close()
+
+
+def portaudio_output_port(client, timeout: float = 5.0) -> str:
+    """The first output port of the server's PortAudio stream, waiting until it exists.
+
+    The server plays from its audio process, whose PortAudio JACK client is ``PortAudio``
+    or, when the test process has one of its own, ``PortAudio-01`` and so on; PortAudio
+    numbers each stream's ports on (``out_0``, then ``out_2``...).
+    """
+    import re
+
+    pattern = re.compile(r"^PortAudio(-\d+)?:out_(\d+)$")
+    deadline = time.monotonic() + timeout
+    while True:
+        ports = [p.name for p in client.get_ports(is_output=True, is_audio=True) if pattern.match(p.name)]
+        if ports:
+            return min(ports, key=lambda n: int(pattern.match(n).group(2)))
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no PortAudio output port among {[p.name for p in client.get_ports()]}")
+        time.sleep(0.05)

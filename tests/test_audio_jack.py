@@ -10,24 +10,12 @@ import pytest
 import soundfile as sf
 from pythonosc.udp_client import SimpleUDPClient
 
-from audio_graph import Capture
+from audio_graph import Capture, portaudio_output_port
 from morphsynth.server.app import SynthServer
 from morphsynth.server.server_config import ServeConfig
 from test_audio_support import SR, SoundFontNotes, autocorr_hz, library_for, midi_to_hz, neural_renderer
 
 pytestmark = pytest.mark.jack
-
-
-@pytest.fixture(scope="module")
-def sd_on_jack(jack_server):
-    import sounddevice as sd
-
-    # PortAudio lists devices at initialisation: re-read now that jackd runs.
-    sd._terminate()
-    sd._initialize()
-    yield jack_server
-    # Before jackd stops, or PortAudio aborts the interpreter at exit.
-    sd._terminate()
 
 
 def jack_config(tmp_path, release=0.2):
@@ -46,28 +34,19 @@ def jack_config(tmp_path, release=0.2):
 def start_with_capture(server, jack):
     server.start()
     capture = Capture(jack, name="serve-capture").start()
-    # PortAudio registers its port only once the stream runs.
-    deadline = time.monotonic() + 5
-    while True:
-        # PortAudio keeps one JACK client and numbers each stream's ports on: out_0, then out_2...
-        ports = [p.name for p in capture.client.get_ports(is_output=True, is_audio=True)
-                 if p.name.startswith("PortAudio:out_")]
-        if ports:
-            capture.connect_from(min(ports, key=lambda n: int(n.rsplit("_", 1)[1])))
-            return capture
-        assert time.monotonic() < deadline, [p.name for p in capture.client.get_ports()]
-        time.sleep(0.05)
+    capture.connect_from(portaudio_output_port(capture.client))
+    return capture
 
 
 def rms(x):
     return float(np.sqrt(np.mean(np.square(x)))) if len(x) else 0.0
 
 
-def test_osc_note_on_is_captured_at_its_pitch_and_note_off_falls_silent(sd_on_jack, tmp_path):
+def test_osc_note_on_is_captured_at_its_pitch_and_note_off_falls_silent(jack_server, tmp_path):
     notes = SoundFontNotes(program=19)          # organ: steady, so pitch is easy to read
     notes.note(57, 100)                         # cached: a hit
     server = SynthServer(jack_config(tmp_path), notes)
-    capture = start_with_capture(server, sd_on_jack)
+    capture = start_with_capture(server, jack_server)
     try:
         client = SimpleUDPClient("127.0.0.1", server.osc.udp_port)
         time.sleep(0.2)
@@ -96,11 +75,11 @@ def test_osc_note_on_is_captured_at_its_pitch_and_note_off_falls_silent(sd_on_ja
     assert rate == SR and rms(played) > 0.005
 
 
-def test_a_miss_renders_and_then_sounds_through_the_real_renderer(sd_on_jack, tiny_model_dir, tiny_dataset,
+def test_a_miss_renders_and_then_sounds_through_the_real_renderer(jack_server, tiny_model_dir, tiny_dataset,
                                                                  tmp_path):
     lib = library_for(tiny_model_dir, tiny_dataset, tmp_path / "lib.safetensors")
     server = SynthServer(jack_config(tmp_path, release=0.1), neural_renderer(tiny_model_dir, lib))
-    capture = start_with_capture(server, sd_on_jack)
+    capture = start_with_capture(server, jack_server)
     try:
         client = SimpleUDPClient("127.0.0.1", server.osc.udp_port)
         time.sleep(0.2)

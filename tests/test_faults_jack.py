@@ -139,21 +139,8 @@ class SlowModel:
         return self._model.decode(*args, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def sd_on_jack(jack_server):
-    import sounddevice as sd
-
-    # PortAudio lists devices when initialised: re-read now that jackd runs (another module
-    # may have terminated it already).
-    if sd._initialized:
-        sd._terminate()
-    sd._initialize()
-    yield jack_server
-    sd._terminate()    # before jackd stops, or PortAudio aborts the interpreter at exit
-
-
-def test_stalled_render_never_delays_the_audio_callback(sd_on_jack, parts, tmp_path):
-    from audio_graph import Capture
+def test_stalled_render_never_delays_the_audio_callback(jack_server, parts, tmp_path):
+    from audio_graph import Capture, portaudio_output_port
 
     slow = {}
     renderer = renderer_for(parts, lambda m: slow.setdefault("model", SlowModel(m, seconds=0.0)))
@@ -170,11 +157,9 @@ def test_stalled_render_never_delays_the_audio_callback(sd_on_jack, parts, tmp_p
     assert server.controls.wait_requests(120)
     slow["model"].seconds = 2.0
     server.start()
-    capture = Capture(sd_on_jack, name="stall-capture").start()
+    capture = Capture(jack_server, name="stall-capture").start()
     try:
-        ports = [p.name for p in capture.client.get_ports(is_output=True, is_audio=True)
-                 if p.name.startswith("PortAudio:out_")]
-        capture.connect_from(min(ports, key=lambda n: int(n.rsplit("_", 1)[1])))
+        capture.connect_from(portaudio_output_port(capture.client))
         assert wait_for(lambda: server.engine.active_voices() == 1, 5)
         time.sleep(0.3)
         capture.clear()

@@ -414,8 +414,9 @@ def test_udp_flood_of_mixed_messages_is_counted_and_the_server_answers_after(par
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sent = 0
         start = time.monotonic()
-        while (elapsed := time.monotonic() - start) < 2.0:
-            while sent < int(elapsed * 10000):     # 10,000 messages per second
+        while sent < 20000:
+            # 10,000 messages per second; a slow sender sends in bigger bursts, never fewer.
+            while sent < min(20000, int((time.monotonic() - start) * 10000)):
                 sock.sendto(rng.choice(mix), ("127.0.0.1", port))
                 sent += 1
             time.sleep(0.002)
@@ -433,9 +434,8 @@ def test_udp_flood_of_mixed_messages_is_counted_and_the_server_answers_after(par
 
         reply = OscMessage(data).params
         queue_length, dropped = reply[5], reply[6]
-        print(f"\nflood: {sent} sent in 2 s, render queue {queue_length}, dropped {dropped} "
+        print(f"\nflood: {sent} sent in {time.monotonic() - start:.1f} s, render queue {queue_length}, dropped {dropped} "
               f"(kernel {s.osc.kernel_dropped}), xruns {s.engine.xruns}, RSS {rss0:.0f} -> {rss_mb():.0f} MB")
-        assert sent >= 19000
         assert dropped >= s.osc.kernel_dropped >= 0
         assert queue_length <= 256 + 64        # render queue + job queue bounds
         assert s.osc._threads[0].is_alive()

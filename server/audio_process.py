@@ -1,0 +1,259 @@
+"""The audio output in a process of its own.
+
+In one process the audio callback waits for the interpreter lock whenever OSC parsing,
+MIDI or a render holds it; under an OSC flood that is most of the time, and blocks come
+late. :class:`AudioProcess` runs the output (:func:`~morphsynth.server.audio_io.open_output`:
+a sounddevice stream, our own JACK client or the null clock) in a
+spawned child whose only busy thread is the callback (the WAV file of ``--record`` is
+written by the parent, from a shared ring). The child's
+:class:`~morphsynth.server.engine.Engine` is attached to the control side's
+:mod:`shared memory <morphsynth.server.engine_memory>`: commands, voices and counters are
+the same arrays in both processes, notes are played from the shared note pool.
+
+The child ignores Ctrl-C (the parent stops it in order), exits when the parent goes away
+(its end of the pipe closes), and is killed if it does not stop in time (PortAudio can
+block for good once its JACK server died). If it dies while serving, the parent starts
+a new one, which picks up the sounding voices from shared memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+
+from morphsynth.errors import MorphsynthError
+
+log = logging.getLogger("morphsynth.audio")
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 3.0
+
+
+class AudioProcess:
+    """Parent-side handle: ``start()``, ``stop()``, ``device_name``, ``stream_lost``.
+
+    ``engine``: the control side's Engine, made with ``shared=``; ``engine_args``: the
+    keyword arguments it was made with, so the child builds the same engine. The child is
+    ``python -m morphsynth.server.audio_process`` (not multiprocessing, which would import
+    the caller's main module again); it reads its settings as one JSON line on stdin,
+    answers ``ok <device>`` or ``error <message>`` on stdout, and stops on ``stop`` or
+    when stdin closes.
+    """
+
+    def __init__(self, engine, engine_args: dict, device: str, sample_rate: int, block_size: int,
+                 channels: int = 2, latency: float | None = None, recorder=None, restart: bool = True):
+        if engine._shared is None:
+            raise MorphsynthError("audio: an AudioProcess needs an engine made with shared memory")
+        self.engine = engine
+        arrays, pool = engine._shared
+        args = dict(engine_args)
+        if args.get("adsr") is not None:
+            args["adsr"] = asdict(args["adsr"])
+        self._spec = json.dumps({
+            "engine_args": args,
+            "layout": {k: [list(shape), dtype] for k, (shape, dtype) in arrays.layout.items()},
+            "arrays_path": arrays.file.path, "pool_path": pool.file.path, "pool_slots": pool.n_slots,
+            "pool_samples": pool.slot_samples, "device": device, "sample_rate": sample_rate,
+            "block_size": block_size, "channels": channels, "latency": latency,
+            "record": ([{k: [list(sh), dt] for k, (sh, dt) in recorder.feed_spec()[0].items()},
+                        recorder.feed_spec()[1]] if recorder is not None else None),
+        })
+        self.restart = restart
+        self.restarts = 0
+        self._base_name = device
+        self._proc: subprocess.Popen | None = None
+        self._running = False
+        self._watch: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def device_name(self) -> str:
+        return self._base_name
+
+    @property
+    def stream_lost(self) -> bool:
+        """The device is gone (the child says so), or the child itself died."""
+        proc = self._proc
+        return self.engine.device_lost or (self._running and (proc is None or proc.poll() is not None))
+
+    @property
+    def lost(self) -> int:
+        """Times the device went away (our own JACK client counts them)."""
+        return self.engine.device_losses
+
+    @property
+    def recovered(self) -> int:
+        return self.engine.device_recoveries
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> "AudioProcess":
+        self._spawn()
+        self._running = True
+        if self.restart:
+            self._watch = threading.Thread(target=self._watch_child, name="audio-process-watch", daemon=True)
+            self._watch.start()
+        return self
+
+    def _spawn(self) -> None:
+        proc = subprocess.Popen([sys.executable, "-m", "morphsynth.server.audio_process"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                                close_fds=True)
+        try:
+            proc.stdin.write(self._spec + "\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
+            line = proc.stdout.readline() if ready else ""
+        except (BrokenPipeError, OSError):
+            line = ""
+        kind, _, text = line.strip().partition(" ")
+        if kind != "ok":
+            if kind != "error":
+                text = (f"audio: the audio process did not start in {START_TIMEOUT_S:g} s" if proc.poll() is None
+                        else f"audio: the audio process died while starting (exit code {proc.poll()})")
+            _end(proc)
+            raise MorphsynthError(text)
+        self._base_name = text
+        self._proc = proc
+
+    def _watch_child(self) -> None:
+        while self._running:
+            proc = self._proc
+            if proc is not None:
+                try:
+                    proc.wait(0.25)
+                except subprocess.TimeoutExpired:
+                    continue
+            else:
+                time.sleep(0.25)
+            with self._lock:
+                if not self._running:
+                    return
+                self.engine.clock_running = False
+                if proc is not None:
+                    log.warning("audio: the audio process ended (exit code %s); starting it again", proc.returncode)
+                    _end(proc)
+                try:
+                    self._proc = None
+                    self._spawn()
+                    self.restarts += 1
+                except MorphsynthError as exc:
+                    log.warning("%s; retrying in 1 s", exc)
+                    time.sleep(1.0)
+
+    def stop(self) -> None:
+        # Said once more by `serve` on the way out: the device went away and was left as it was.
+        self.abandoned = self.stream_lost
+        with self._lock:
+            self._running = False
+            proc, self._proc = self._proc, None
+        if self._watch is not None:
+            self._watch.join(2.0)
+        if proc is not None:
+            _end(proc, "stop\n")
+        self.engine.clock_running = False
+
+
+def check_output_device(device: str) -> None:
+    """MorphsynthError unless ``device`` names an output, asked of a short-lived child so
+    this process never initialises PortAudio (whose JACK client aborts the interpreter
+    at exit once the JACK server is gone)."""
+    proc = subprocess.run([sys.executable, "-m", "morphsynth.server.audio_process"],
+                          input=json.dumps({"check": device}) + "\n", capture_output=True, text=True,
+                          timeout=START_TIMEOUT_S)
+    kind, _, text = proc.stdout.strip().partition(" ")
+    if kind != "ok":
+        raise MorphsynthError(text if kind == "error" else
+                              f"audio: cannot check device '{device}' (exit code {proc.returncode})")
+
+
+def _end(proc: subprocess.Popen, message: str | None = None) -> None:
+    """Ask the child to stop (or just close its stdin); kill it if it does not exit in time.
+    PortAudio hangs in stop/terminate once its JACK server died, and nothing of value is
+    left in the child then (the recording is written by the parent)."""
+    try:
+        if message:
+            proc.stdin.write(message)
+        proc.stdin.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+    try:
+        proc.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(STOP_TIMEOUT_S)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _layout(spec: dict) -> dict:
+    return {k: (tuple(shape), dtype) for k, (shape, dtype) in spec.items()}
+
+
+def child_main() -> int:
+    """The audio process: attach, open the output, report, serve until told or orphaned."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = sys.stdout
+    # Anything else printed (a library's warning) must not be taken for the answer.
+    sys.stdout = sys.stderr
+    try:
+        spec = json.loads(sys.stdin.readline())
+        from morphsynth.server.audio_io import RecordFeed, find_output_device, open_output
+
+        if "check" in spec:
+            find_output_device(spec["check"])
+            out.write("ok\n")
+            out.flush()
+            return 0
+        from morphsynth.server.engine import Adsr, Engine
+        from morphsynth.server.engine_memory import NotePool, SharedArrays
+
+        arrays = SharedArrays.attach(_layout(spec["layout"]), spec["arrays_path"])
+        pool = NotePool.attach(spec["pool_path"], spec["pool_slots"], spec["pool_samples"])
+        args = dict(spec["engine_args"])
+        if args.get("adsr") is not None:
+            args["adsr"] = Adsr(**args["adsr"])
+        engine = Engine(**args, shared=(arrays, pool))
+        recorder = None
+        if spec["record"] is not None:
+            layout, path = spec["record"]
+            recorder = RecordFeed(0, SharedArrays.attach(_layout(layout), path))
+        output = open_output(engine, spec["device"], spec["sample_rate"], spec["block_size"], spec["channels"],
+                             spec["latency"], recorder)
+        output.start()
+    except BaseException as exc:  # reported to the parent as its one-line error
+        text = str(exc) if isinstance(exc, MorphsynthError) else f"audio: {type(exc).__name__}: {exc}"
+        out.write("error " + " ".join(text.split()) + "\n")
+        out.flush()
+        return 2
+    out.write(f"ok {output.device_name}\n")
+    out.flush()
+    try:
+        while True:
+            engine.device_lost = bool(getattr(output, "stream_lost", False)) or output.device_name.endswith("(lost)")
+            engine.device_losses = getattr(output, "lost", 0)
+            engine.device_recoveries = getattr(output, "recovered", 0)
+            ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+            if ready and sys.stdin.readline().strip() in ("stop", ""):
+                break  # told to stop, or the parent is gone
+    finally:
+        output.stop()
+        engine.clock_running = False
+    return 0
+
+
+if __name__ == "__main__":
+    code = child_main()
+    sys.stdout.flush()
+    # Skip interpreter teardown: PortAudio's atexit terminate can block once JACK is gone.
+    os._exit(code)
