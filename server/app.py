@@ -106,6 +106,10 @@ class SynthServer:
         self._stop = threading.Event()
         self._stopped = False
 
+    def _resend_sound(self) -> None:
+        self.engine.set_adsr(self.controls.adsr)
+        self.engine.set_gain_db(self.controls.gain_db)
+
     def _notify(self, address: str, *args) -> None:
         if self.osc is not None:
             self.osc.notify(address, *args)
@@ -140,7 +144,8 @@ class SynthServer:
                     self.midi = None
             if a.own_process:
                 self.output = AudioProcess(self.engine, self._engine_args, a.device, a.sample_rate,
-                                           a.block_size, a.channels, a.latency, self.recorder)
+                                           a.block_size, a.channels, a.latency, self.recorder,
+                                           on_restart=self._resend_sound)
             else:
                 self.output = open_output(self.engine, a.device, a.sample_rate, a.block_size, a.channels,
                                           a.latency, self.recorder)

@@ -49,7 +49,8 @@ class AudioProcess:
     """
 
     def __init__(self, engine, engine_args: dict, device: str, sample_rate: int, block_size: int,
-                 channels: int = 2, latency: float | None = None, recorder=None, restart: bool = True):
+                 channels: int = 2, latency: float | None = None, recorder=None, restart: bool = True,
+                 on_restart=None):
         if engine._shared is None:
             raise MorphsynthError("audio: an AudioProcess needs an engine made with shared memory")
         self.engine = engine
@@ -67,6 +68,9 @@ class AudioProcess:
                         recorder.feed_spec()[1]] if recorder is not None else None),
         })
         self.restart = restart
+        # Called after a restart: the envelope and gain are the engine's own settings, set
+        # through the ring, so the control side sends its current ones again.
+        self.on_restart = on_restart
         self.restarts = 0
         self._base_name = device
         self._proc: subprocess.Popen | None = None
@@ -147,6 +151,8 @@ class AudioProcess:
                     self._proc = None
                     self._spawn()
                     self.restarts += 1
+                    if self.on_restart is not None:
+                        self.on_restart()
                 except MorphsynthError as exc:
                     log.warning("%s; retrying in 1 s", exc)
                     time.sleep(1.0)

@@ -1,0 +1,229 @@
+"""The audio callback in a process of its own: the shared note pool, the child's lifecycle
+(started, killed and restarted, orphaned), and the in-process fallback."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from morphsynth.errors import MorphsynthError
+from morphsynth.server.app import SynthServer
+from morphsynth.server.engine import FREE, Adsr, Engine
+from morphsynth.server.engine_memory import NotePool, SharedArrays
+from morphsynth.server.renderer import RenderedNote
+from morphsynth.server.server_config import ServeConfig
+from test_audio_support import SR, SoundFontNotes, autocorr_hz, midi_to_hz
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def sine_note(hz, seconds=1.0, amp=0.5):
+    t = np.arange(int(seconds * SR)) / SR
+    n = t.size
+    return RenderedNote((amp * np.sin(2 * np.pi * hz * t)).astype(np.float32), SR, n * 3 // 4, n // 4, n // 2)
+
+
+def split_engine(polyphony=2, extra_slots=2, note_samples=SR):
+    args = dict(sample_rate=SR, polyphony=polyphony, max_block=1024, adsr=Adsr(0.001, 0.0, 1.0, 0.01))
+    probe = Engine(**args)
+    shared = (SharedArrays.create(probe.shared_layout()), NotePool.create(probe.n_slots + extra_slots, note_samples))
+    return Engine(**args, shared=shared), args
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+# ---------------------------------------------------------------------- the note pool
+
+def test_a_note_played_again_keeps_its_pool_slot():
+    eng, _ = split_engine()
+    note = sine_note(440)
+    out = np.zeros(256, np.float32)
+    for _ in range(3):
+        eng.note_on(60, note)
+        eng.process(out)
+        eng.note_off(60)
+    slots = set(eng.voice_slot[eng.state != FREE].tolist())
+    assert len(slots) == 1
+    assert np.array_equal(eng._pool.audio[slots.pop(), :note.audio.size], note.audio)
+
+
+def test_a_pool_slot_is_never_overwritten_while_its_voice_plays():
+    eng, _ = split_engine(polyphony=2, extra_slots=1)
+    held = sine_note(220)
+    eng.note_on(50, held)
+    out = np.zeros(256, np.float32)
+    eng.process(out)
+    (v,) = np.flatnonzero(eng.state != FREE)
+    slot = int(eng.voice_slot[v])
+    # Far more distinct notes than slots, played and released: the held voice's slot stays.
+    for i in range(40):
+        eng.note_on(60 + i % 12, sine_note(300 + 10 * i))
+        eng.process(out)
+        eng.note_off(60 + i % 12)
+        for _ in range(4):
+            eng.process(out)
+    assert eng.state[v] != FREE and eng.voice_slot[v] == slot
+    assert np.array_equal(eng._pool.audio[slot, :held.audio.size], held.audio)
+
+
+def test_with_every_pool_slot_named_by_waiting_commands_a_new_note_is_dropped_and_counted():
+    eng, _ = split_engine(polyphony=1, extra_slots=0)
+    n = eng._pool.n_slots
+    for i in range(n):
+        assert eng.note_on(60, sine_note(200 + i))
+    assert eng.note_on(61, sine_note(1000)) is False
+    assert eng.dropped_commands == 1
+    eng.process(np.zeros(256, np.float32))       # the ring is read: slots free up
+    assert eng.note_on(61, sine_note(1000))
+
+
+def test_a_note_longer_than_a_pool_slot_is_refused_in_one_line():
+    eng, _ = split_engine(note_samples=SR // 2)
+    with pytest.raises(MorphsynthError, match="do not fit"):
+        eng.note_on(60, sine_note(440, seconds=1.0))
+
+
+def test_an_engine_attached_to_the_same_memory_plays_what_the_other_side_queued():
+    control, args = split_engine()
+    arrays, pool = control._shared
+    audio = Engine(**args, shared=(SharedArrays.attach(arrays.layout, arrays.file.path),
+                                   NotePool.attach(pool.file.path, pool.n_slots, pool.slot_samples)))
+    control.note_on(69, sine_note(440))
+    out = np.zeros(1024, np.float32)
+    played = []
+    for _ in range(20):
+        audio.process(out)
+        played.append(out.copy())
+    assert control.active_voices() == 1 and control.commands_done == control.commands_written
+    assert abs(autocorr_hz(np.concatenate(played)) - 440) < 5
+
+
+# ---------------------------------------------------------------------- the child process
+
+def serve_config(tmp_path, **audio):
+    cfg = ServeConfig()
+    cfg.audio.device = "null"
+    cfg.audio.gain_db = 0.0
+    cfg.midi.port = "none"
+    cfg.osc.port = 0
+    cfg.osc.tcp_port = 0
+    cfg.envelope.sustain = 1.0
+    cfg.paths.output_dir = str(tmp_path / "out")
+    for key, value in audio.items():
+        setattr(cfg.audio, key, value)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def organ():
+    notes = SoundFontNotes(program=19)
+    notes.note(57, 100)
+    yield notes
+    notes.close()
+
+
+def test_the_audio_callback_runs_in_a_process_of_its_own(organ, tmp_path):
+    server = SynthServer(serve_config(tmp_path), organ).start()
+    try:
+        assert server.output.pid not in (None, os.getpid())
+        blocks = server.engine.blocks
+        assert wait_for(lambda: server.engine.blocks > blocks + 10)   # counted over there
+        server.controls.note_on(57, 100)
+        assert wait_for(lambda: server.engine.active_voices() == 1)
+        server.controls.note_off(57)
+        assert wait_for(lambda: server.engine.active_voices() == 0)
+        assert server.engine.callbacks > 0 and server.engine.callback_times().max() > 0
+    finally:
+        server.stop()
+    assert server.output.pid is None and not server.engine.clock_running
+
+
+def test_a_killed_audio_process_is_started_again_and_the_held_note_plays_on(organ, tmp_path):
+    server = SynthServer(serve_config(tmp_path, record=str(tmp_path / "played.wav")), organ).start()
+    try:
+        server.controls.set_gain_db(-12.0)                # a setting made before the crash
+        server.controls.note_on(57, 100)
+        assert wait_for(lambda: server.engine.active_voices() == 1)
+        time.sleep(0.5)
+        first = server.output.pid
+        killed_at = server.engine.frames                  # frames played = samples recorded
+        os.kill(first, signal.SIGKILL)
+        assert wait_for(lambda: server.output.restarts == 1 and server.output.pid not in (None, first))
+        blocks = server.engine.blocks
+        assert wait_for(lambda: server.engine.blocks > blocks + 60)
+        assert server.engine.active_voices() == 1          # the voice survived in shared memory
+        resumed_to = server.engine.frames
+        server.controls.note_off(57)
+        assert wait_for(lambda: server.engine.active_voices() == 0)
+    finally:
+        server.stop()
+    audio, rate = sf.read(tmp_path / "played.wav", dtype="float32")
+    before = audio[killed_at - int(0.25 * rate):killed_at - int(0.05 * rate)]
+    after = audio[resumed_to - int(0.2 * rate):resumed_to]
+    rms_before, rms_after = (float(np.sqrt(np.mean(x ** 2))) for x in (before, after))
+    assert rms_before > 0.002
+    # Same level after the restart: the -12 dB set before the crash still holds.
+    assert abs(20 * np.log10(rms_after / rms_before)) < 2.0
+    assert abs(1200 * np.log2(autocorr_hz(after, rate) / midi_to_hz(57))) < 50
+
+
+ORPHAN = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from morphsynth.server.app import SynthServer
+from morphsynth.server.server_config import ServeConfig
+from test_audio_support import SoundFontNotes
+cfg = ServeConfig()
+cfg.audio.device = "null"
+cfg.midi.port = "none"
+cfg.osc.port = 0
+cfg.osc.tcp_port = 0
+server = SynthServer(cfg, SoundFontNotes()).start()
+print(server.output.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_audio_process_ends_when_the_server_process_is_killed():
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN, TESTS], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(proc.stdout.readline())
+        os.kill(child, 0)                                   # alive
+        proc.kill()
+        proc.wait(10)
+        gone = wait_for(lambda: not os.path.exists(f"/proc/{child}") or
+                        open(f"/proc/{child}/stat").read().split()[2] == "Z", 5)
+        assert gone, "the audio process outlived the server"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_missing_device_in_the_audio_process_is_one_line(organ, tmp_path):
+    server = SynthServer(serve_config(tmp_path, device="no-such-device-xyz"), organ)
+    with pytest.raises(MorphsynthError) as err:
+        server.start()
+    assert "no-such-device-xyz" in str(err.value) and "\n" not in str(err.value)
+    assert "--audio null" in str(err.value)
+
+
+def test_without_own_process_the_callback_runs_in_the_server_process(organ, tmp_path):
+    server = SynthServer(serve_config(tmp_path, own_process=False), organ).start()
+    try:
+        assert not hasattr(server.output, "pid")
+        server.controls.note_on(57, 100)
+        assert wait_for(lambda: server.engine.active_voices() == 1)
+    finally:
+        server.stop()
