@@ -5,10 +5,9 @@ only write a command into a preallocated single-producer/single-consumer ring;
 :meth:`Engine.process`, called by the audio callback, drains the ring and mixes
 prepared buffers. The callback side never takes a lock, never logs and never
 touches the model. All voices are mixed at once as ``[voices, frames]`` views of
-flat work buffers allocated in ``__init__``, written with ``out=``; what numpy
-still creates per block is small and short-lived (the sounding voices' indices and
-per-voice scalars, a few hundred bytes). Producers serialise among themselves with
-a lock the consumer never takes.
+flat work buffers allocated in ``__init__``, written with ``out=``; after the first
+blocks numpy creates no array in the callback (tests/test_engine_no_alloc.py counts
+them). Producers serialise among themselves with a lock the consumer never takes.
 
 A voice plays a rendered note (float32 mono, the whole 4 s note) from its start.
 While the key (or the sustain pedal) is held and the play head reaches
@@ -211,6 +210,52 @@ class Engine:
         self._shared = None
         if shared is not None:
             self._share(*shared)
+        self._init_scratch()
+
+    def _init_scratch(self) -> None:
+        """Everything ``process`` writes besides the voice state, sized by ``n_slots`` and
+        ``max_block``, so that the audio thread creates no numpy array.
+
+        numpy turns every Python or numpy scalar operand of a ufunc into a new 0-d array,
+        and a reduction that returns a scalar allocates one: hence the 0-d constants and
+        registers (0-d arrays filled with ``reg[()] = x``) used in place of literals.
+        """
+        s = self.n_slots
+
+        def const(value, dtype=np.float64):
+            return np.array(value, dtype)
+
+        self._c_zero, self._c_one, self._c_minus_one = const(0.0), const(1.0), const(-1.0)
+        self._c_twelve, self._c_denormal = const(12.0), const(1e-30)
+        self._c_int_zero, self._c_int_one = const(0, np.int64), const(1, np.int64)
+        self._c_int_max = const(np.iinfo(np.int64).max, np.int64)
+        self._c_free, self._c_held = const(FREE, np.int8), const(HELD, np.int8)
+        self._c_released, self._c_stolen = const(RELEASED, np.int8), const(STOLEN, np.int8)
+        self._c_done = const(DONE, np.int8)
+        self._r_scale = const(0.0)              # _mix_block's gains
+        self._r_block = const(0.0)              # _mix_voices' per-block scalars
+        self._r_alpha = const(0.0)              # the bend/pressure smoothing of this block
+        self._r_row1, self._r_row2 = const(0.0), const(0.0)   # one voice's loop and length
+        self._r_row_int = const(0, np.int64)
+        self._r_arg = const(0, np.int64)        # argmin / argmax result
+        self._r_peak = const(0.0)               # max result
+        # Per slot: slot numbers, masks and keys for choosing a slot.
+        self._slots = np.arange(s, dtype=np.int64)
+        self._slot_mask = np.zeros(s, np.bool_)
+        self._slot_mask2 = np.zeros(s, np.bool_)
+        self._slot_key = np.zeros(s, np.int64)
+        # Per sounding voice, viewed as [k]: its slot, rows picked out of it, gathered fields.
+        self._active = np.zeros(s, np.int64)
+        self._rows = np.zeros(s, np.int64)
+        self._v_ch32 = np.zeros(s, np.int32)
+        self._v_ch = np.zeros(s, np.int64)
+        self._v_i8 = np.zeros(s, np.int8)
+        self._v_le = np.zeros(s, np.int64)
+        self._v_xf = np.zeros(s, np.int64)
+        self._v_len1 = np.zeros(s, np.int64)
+        self._v_m1 = np.zeros(s, np.bool_)
+        self._v_m2 = np.zeros(s, np.bool_)
+        self._v_f = np.zeros((16, s), np.float64)   # the [k] float rows of _mix_voices
 
     # ------------------------------------------------------------------ control side
 
@@ -350,21 +395,35 @@ class Engine:
         self._drain()
         # NaN/inf in a voice buffer must not spam warnings from the audio thread.
         with np.errstate(all="ignore"):
+            # A ufunc over broadcast or strided [k, n] operands mallocs iteration buffers of
+            # bufsize elements per operand (8192 by default: ~200 KB a call) unless the inner
+            # rows are at least that long; none of these operations needs buffering (no
+            # casts). Leaving errstate restores the caller's bufsize.
+            np.setbufsize(16)
             self._mix_block(out, n)
         self.blocks += 1
         self.frames += n
 
     def _mix_block(self, out: np.ndarray, n: int) -> None:
+        if n == 0:
+            return
         mix = self._mix[:n]
         mix.fill(0.0)
+        scale = self._r_scale
         ramp = self._ramp[:n]
-        np.add(self._k[:n], 1.0, out=ramp)
-        ramp *= 1.0 / n
+        np.add(self._k[:n], self._c_one, out=ramp)
+        scale[()] = 1.0 / n
+        ramp *= scale
         alpha = 1.0 - math.exp(-n / (self.bend_tau_s * self.sample_rate)) if self.bend_tau_s > 0 else 1.0
         self._mix_voices(n, alpha, mix, ramp)
-        mix *= self.gain
-        np.nan_to_num(mix, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        peak = float(np.max(np.abs(mix, out=self._tmp[:n]))) if n else 0.0
+        scale[()] = self.gain
+        mix *= scale
+        # NaN and inf become silence (as np.nan_to_num would, without its temporaries).
+        tmp, bad = self._tmp[:n], self._mask[:n]
+        np.isfinite(mix, out=bad)
+        np.logical_not(bad, out=bad)
+        np.copyto(mix, self._c_zero, where=bad)
+        peak = float(np.max(np.abs(mix, out=tmp), out=self._r_peak))
         # Safety limiter: jump down at once to keep the peak at 1, recover over ~50 ms.
         needed = 1.0 / peak if peak > 1.0 else 1.0
         if needed < self._limiter:
@@ -372,12 +431,13 @@ class Engine:
         else:
             self._limiter = min(1.0, self._limiter + (1.0 - self._limiter) * min(1.0, n / (0.05 * self.sample_rate)))
         if self._limiter < 1.0:
-            mix *= self._limiter
-        np.clip(mix, -1.0, 1.0, out=mix)
+            scale[()] = self._limiter
+            mix *= scale
+        np.clip(mix, self._c_minus_one, self._c_one, out=mix)
         # Flush what float32 would store as denormals: they cost CPU downstream and are inaudible.
-        np.abs(mix, out=self._tmp[:n])
-        np.less(self._tmp[:n], 1e-30, out=self._mask[:n])
-        np.copyto(mix, 0.0, where=self._mask[:n])
+        np.abs(mix, out=tmp)
+        np.less(tmp, self._c_denormal, out=bad)
+        np.copyto(mix, self._c_zero, where=bad)
         self.peak = min(peak, 1e9)
         out[:] = mix
 
@@ -418,16 +478,12 @@ class Engine:
 
     def _start_voice(self, pitch: int, channel: int, note_id: int, ratio: float, note, level: float = 1.0) -> int:
         self._order += 1
-        sounding = (self.state == HELD) | (self.state == RELEASED)
-        if int(np.count_nonzero(sounding)) >= self.polyphony:
+        if self._count_sounding() >= self.polyphony:
             self._steal(self._victim())
-        free = np.flatnonzero(self.state == FREE)
-        if free.size:
-            v = int(free[0])
-        else:
+        v = self._first_free()
+        if v < 0:
             # Every spare slot is still fading: cut the oldest fade short.
-            fading = np.flatnonzero(self.state == STOLEN)
-            v = int(fading[np.argmin(self.started[fading])])
+            v = self._oldest(self._c_stolen, self.started)
         audio = note.audio
         self.buffers[v] = audio
         self.length[v] = audio.shape[0]
@@ -453,13 +509,45 @@ class Engine:
         self.state[v] = HELD
         return v
 
+    def _count_sounding(self) -> int:
+        held, released = self._slot_mask, self._slot_mask2
+        np.equal(self.state, self._c_held, out=held)
+        np.equal(self.state, self._c_released, out=released)
+        return np.count_nonzero(held) + np.count_nonzero(released)
+
+    def _first_free(self) -> int:
+        """The lowest FREE slot, or -1 when none is."""
+        free = self._slot_mask
+        np.equal(self.state, self._c_free, out=free)
+        v = int(np.argmax(free, out=self._r_arg))
+        return v if free[v] else -1
+
+    def _oldest(self, state: np.ndarray, key: np.ndarray) -> int:
+        """The slot in ``state`` (a 0-d int8 constant) with the smallest ``key`` ``[n_slots]``,
+        the lowest such slot on ties; -1 when no slot is in ``state``."""
+        other = self._slot_mask
+        np.not_equal(self.state, state, out=other)
+        if np.count_nonzero(other) == self.n_slots:
+            return -1
+        keys = self._slot_key
+        np.copyto(keys, key)
+        np.copyto(keys, self._c_int_max, where=other)
+        return int(np.argmin(keys, out=self._r_arg))
+
+    def _indices(self, mask: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Positions of the True entries of ``mask`` ``[m]`` in ascending order, as a view
+        ``[count]`` of ``out`` ``[>= m]``: np.flatnonzero without its new array."""
+        m = mask.shape[0]
+        pos = out[:m]
+        np.copyto(pos, self._c_int_max)
+        np.copyto(pos, self._slots[:m], where=mask)
+        pos.sort()
+        return pos[:np.count_nonzero(mask)]
+
     def _victim(self) -> int:
         """Oldest released voice, else the oldest held one."""
-        released = np.flatnonzero(self.state == RELEASED)
-        if released.size:
-            return int(released[np.argmin(self.released_at[released])])
-        held = np.flatnonzero(self.state == HELD)
-        return int(held[np.argmin(self.started[held])])
+        v = self._oldest(self._c_released, self.released_at)
+        return v if v >= 0 else self._oldest(self._c_held, self.started)
 
     def _steal(self, v: int) -> None:
         self.state[v] = STOLEN
@@ -497,9 +585,10 @@ class Engine:
         for v in range(self.n_slots):
             if self.state[v] in (HELD, RELEASED):
                 self._steal(v)
-        self.sustain_on[:] = False
-        self.channel_bend[:] = 0.0
-        self.channel_pressure[:] = 1.0
+        # fill(), not [:] = x: assigning a scalar to a slice converts it to an array first.
+        self.sustain_on.fill(False)
+        self.channel_bend.fill(0.0)
+        self.channel_pressure.fill(1.0)
 
     def _target_bend(self, v: int, channel: int, note_bend: float) -> float:
         bend = self.channel_bend[channel] + note_bend
@@ -551,11 +640,20 @@ class Engine:
         return level
 
     def _mix_voices(self, n: int, alpha: float, mix: np.ndarray, ramp: np.ndarray) -> None:
-        """Mix every sounding voice into ``mix`` ``[n]``, all voices at once as ``[k, n]`` arrays."""
-        active = np.flatnonzero(self.state != FREE)
-        k = active.size
+        """Mix every sounding voice into ``mix`` ``[n]``, all voices at once as ``[k, n]`` arrays.
+
+        Per-voice values are gathered into ``[k]`` views of preallocated rows with
+        ``np.take(..., mode="clip")`` (the default ``"raise"`` copies its output first; every
+        index here is in range) and written back with ``array[active] = values``.
+        """
+        free = self._slot_mask
+        np.equal(self.state, self._c_free, out=free)
+        np.logical_not(free, out=free)
+        active = self._indices(free, self._active)     # sounding slots, ascending   [k]
+        k = active.shape[0]
         if k == 0:
             return
+        slots = active.tolist()
         kn = k * n
         idx = self._idx2[:kn].reshape(k, n)      # read positions      [k, n]
         fl = self._fl2[:kn].reshape(k, n)        # floor / scratch     [k, n]
@@ -563,139 +661,202 @@ class Engine:
         sig = self._sig2[:kn].reshape(k, n)      # the voices' signals [k, n]
         pair = self._pair2[:2 * kn].reshape(k, 2 * n)     # i0 then i1 per voice
         got = self._got2[:2 * kn].reshape(k, 2 * n)       # samples at i0 then i1
+        (target, bend, r0, r1, dr, p0, p1, last,
+         l0, l1, amp0, amp1, lev, g0, g1, t) = self._v_f[:, :k]   # per voice, each [k]
+        ch, ch32 = self._v_ch[:k], self._v_ch32[:k]
+        st, le, xf, length1 = self._v_i8[:k], self._v_le[:k], self._v_xf[:k], self._v_len1[:k]
+        m1, m2 = self._v_m1[:k], self._v_m2[:k]
+        reg, alpha_ = self._r_block, self._r_alpha
+        alpha_[()] = alpha
         K = self._k[:n]
         kk = self._kk[:n]
         # idx = p0 + r0*k + (r1 - r0) * k*(k-1)/(2n): the ramped rates summed up to sample k.
-        np.subtract(K, 1.0, out=kk)
+        np.subtract(K, self._c_one, out=kk)
         kk *= K
-        kk *= 1.0 / (2.0 * n)
+        reg[()] = 1.0 / (2.0 * n)
+        kk *= reg
 
-        ch = self.channel[active]
-        target = self.channel_bend[ch] + self.note_bend[active]
-        target += np.where(ch != 0, self.channel_bend[0], 0.0)
-        bend = self.bend[active]
-        bend += (target - bend) * alpha
+        # Bend target: the channel's bend and the voice's own, plus channel 0's off channel 0.
+        np.take(self.channel, active, out=ch32, mode="clip")
+        np.copyto(ch, ch32)              # an int32 index array would be converted anew by take()
+        np.take(self.channel_bend, ch, out=target, mode="clip")
+        np.take(self.note_bend, active, out=t, mode="clip")
+        np.add(target, t, out=target)
+        np.not_equal(ch, self._c_int_zero, out=m1)
+        t.fill(0.0)
+        np.copyto(t, self.channel_bend[0:1], where=m1)
+        target += t
+        np.take(self.bend, active, out=bend, mode="clip")
+        np.subtract(target, bend, out=t)
+        t *= alpha_
+        bend += t
         self.bend[active] = bend
-        r0 = self.rate[active]
-        r1 = self.base_rate[active] * np.exp2(bend / 12.0)
-        p0 = self.pos[active]
+        np.take(self.rate, active, out=r0, mode="clip")
+        np.divide(bend, self._c_twelve, out=r1)
+        np.exp2(r1, out=r1)
+        np.take(self.base_rate, active, out=t, mode="clip")
+        np.multiply(t, r1, out=r1)
+        np.take(self.pos, active, out=p0, mode="clip")
+        np.subtract(r1, r0, out=dr)
         np.multiply(K, r0[:, None], out=idx)
-        np.multiply(kk, (r1 - r0)[:, None], out=fl)
+        np.multiply(kk, dr[:, None], out=fl)
         idx += fl
         idx += p0[:, None]
-        p1 = p0 + r0 * n + (r1 - r0) * ((n - 1) / 2.0)
+        # p1 = p0 + r0*n + (r1 - r0)*(n - 1)/2: where the head is after the block.
+        reg[()] = n
+        np.multiply(r0, reg, out=p1)
+        np.add(p0, p1, out=p1)
+        reg[()] = (n - 1) / 2.0
+        np.multiply(dr, reg, out=t)
+        p1 += t
         self.rate[active] = r1
 
         # Voices nearing loop_end while held (or already looping) wrap back by whole loops.
-        le = self.loop_end[active]
-        loopable = (self.state[active] == HELD) | self.looping[active]
-        blend_rows = np.flatnonzero(loopable & (idx[:, n - 1] >= le - self.xfade[active]))
+        np.take(self.loop_end, active, out=le, mode="clip")
+        np.take(self.xfade, active, out=xf, mode="clip")
+        np.subtract(le, xf, out=xf)
+        np.copyto(t, xf)                 # as float64, so the comparison converts nothing
+        np.take(self.state, active, out=st, mode="clip")
+        np.equal(st, self._c_held, out=m1)
+        np.take(self.looping, active, out=m2, mode="clip")
+        np.logical_or(m1, m2, out=m1)
+        np.greater_equal(idx[:, n - 1], t, out=m2)
+        np.logical_and(m1, m2, out=m1)
+        blend_rows = self._indices(m1, self._rows).tolist()
         for r in blend_rows:
-            v = int(active[r])
-            p1[r] = self._wrap_row(v, idx[r], p1[r])
+            p1[r] = self._wrap_row(slots[r], idx[r], float(p1[r]))
 
-        length = self.length[active]
-        last = (length - 1).astype(np.float64)
+        np.take(self.length, active, out=length1, mode="clip")
+        np.subtract(length1, self._c_int_one, out=length1)
+        np.copyto(last, length1)
         np.floor(idx, out=fl)
         np.subtract(idx, fl, out=frac)
-        np.clip(fl, 0.0, last[:, None], out=fl)
+        np.clip(fl, self._c_zero, last[:, None], out=fl)
         i0 = pair[:, :n]
         i1 = pair[:, n:]
         np.copyto(i0, fl, casting="unsafe")
-        np.add(i0, 1, out=i1)
-        np.minimum(i1, (length - 1)[:, None], out=i1)
+        np.add(i0, self._c_int_one, out=i1)
+        np.minimum(i1, length1[:, None], out=i1)
         buffers = self.buffers
-        for r in range(k):
-            np.take(buffers[int(active[r])], pair[r], out=got[r])
+        for r, v in enumerate(slots):
+            np.take(buffers[v], pair[r], out=got[r], mode="clip")
+        # The difference is taken in float32, then widened: float64(b - a) * frac + a.
         a = got[:, :n]
-        np.subtract(got[:, n:], a, out=sig)
+        b = got[:, n:]
+        np.subtract(b, a, out=b)
+        np.copyto(sig, b)
         sig *= frac
-        sig += a
-        if np.any(idx[:, n - 1] >= last):
+        np.copyto(fl, a)
+        sig += fl
+        np.greater_equal(idx[:, n - 1], last, out=m2)
+        if np.count_nonzero(m2):
             # Past the last sample a voice is silent.
             np.subtract(last[:, None], idx, out=fl)
-            np.clip(fl, 0.0, 1.0, out=fl)
+            np.clip(fl, self._c_zero, self._c_one, out=fl)
             np.ceil(fl, out=fl)
             sig *= fl
         for r in blend_rows:
-            self._blend_row(int(active[r]), idx[r], sig[r], n)
+            self._blend_row(slots[r], idx[r], sig[r], n)
 
         # Envelope times pressure, linear within the block from the start to the end level.
-        l0 = self.env[active]
-        l1 = np.empty_like(l0)
-        for r in range(k):
-            l1[r] = self._advance_envelope(int(active[r]), n)
+        np.take(self.env, active, out=l0, mode="clip")
+        for r, v in enumerate(slots):
+            l1[r] = self._advance_envelope(v, n)
         self.env[active] = l1
-        amp0 = self.amp[active]
-        amp1 = amp0 + (self.channel_pressure[ch] - amp0) * alpha
+        np.take(self.amp, active, out=amp0, mode="clip")
+        np.take(self.channel_pressure, ch, out=amp1, mode="clip")
+        np.subtract(amp1, amp0, out=amp1)
+        amp1 *= alpha_
+        np.add(amp0, amp1, out=amp1)
         self.amp[active] = amp1
-        lev = self.level[active]
-        g0 = l0 * amp0 * lev
-        np.multiply(ramp, (l1 * amp1 * lev - g0)[:, None], out=fl)
+        np.take(self.level, active, out=lev, mode="clip")
+        np.multiply(l0, amp0, out=g0)    # gain at the block's start
+        g0 *= lev
+        np.multiply(l1, amp1, out=g1)    # its rise to the block's end
+        g1 *= lev
+        g1 -= g0
+        np.multiply(ramp, g1[:, None], out=fl)
         fl += g0[:, None]
         sig *= fl
         np.sum(sig, axis=0, out=self._tmp[:n])
         mix += self._tmp[:n]
 
         self.pos[active] = p1
-        done = (self.stage[active] == DONE) | (p1 >= length - 1)
-        if np.any(done):
-            gone = active[done]
-            self.state[gone] = FREE
-            self.stage[gone] = DONE
-            self.env[gone] = 0.0
+        np.take(self.stage, active, out=st, mode="clip")
+        np.equal(st, self._c_done, out=m1)
+        np.greater_equal(p1, last, out=m2)
+        np.logical_or(m1, m2, out=m1)
+        if np.count_nonzero(m1):
+            for r in self._indices(m1, self._rows).tolist():
+                v = slots[r]
+                self.state[v] = FREE
+                self.stage[v] = DONE
+                self.env[v] = 0.0
 
     def _wrap_row(self, v: int, idx: np.ndarray, p1: float) -> float:
-        """Fold one voice's positions ``[n]`` past loop_end back into the loop; returns the new end."""
+        """Fold one voice's positions ``idx`` ``[n]`` past loop_end back into the loop;
+        returns the block's end position ``p1`` folded the same way."""
         ls, le = int(self.loop_start[v]), int(self.loop_end[v])
         loop_len = le - ls
+        end, span = self._r_row1, self._r_row2
+        end[()] = le
+        span[()] = loop_len
         mask = self._mask[: idx.shape[0]]
-        np.greater_equal(idx, le, out=mask)
-        while mask.any():
-            np.subtract(idx, loop_len, out=idx, where=mask)
-            np.greater_equal(idx, le, out=mask)
+        np.greater_equal(idx, end, out=mask)
+        while np.count_nonzero(mask):
+            np.subtract(idx, span, out=idx, where=mask)
+            np.greater_equal(idx, end, out=mask)
             self.looping[v] = True
         while p1 >= le:
             p1 -= loop_len
         return p1
 
     def _blend_row(self, v: int, idx: np.ndarray, sig: np.ndarray, n: int) -> None:
-        """Crossfade ``sig`` ``[n]`` towards the sample one loop earlier as the head nears loop_end."""
+        """Crossfade ``sig`` ``[n]`` towards the sample one loop earlier as the head ``idx``
+        ``[n]`` nears loop_end."""
         le = int(self.loop_end[v])
         loop_len = le - int(self.loop_start[v])
         xf = int(self.xfade[v])
+        reg = self._r_row1
         g, b, tmp = self._g[:n], self._b[:n], self._tmp[:n]
-        np.subtract(idx, le - xf, out=g)
-        g *= 1.0 / xf
-        np.clip(g, 0.0, 1.0, out=g)
+        reg[()] = le - xf
+        np.subtract(idx, reg, out=g)
+        reg[()] = 1.0 / xf
+        g *= reg
+        np.clip(g, self._c_zero, self._c_one, out=g)
         back = self._a[:n]
-        np.subtract(idx, loop_len, out=back)
-        np.maximum(back, 0.0, out=back)
+        reg[()] = loop_len
+        np.subtract(idx, reg, out=back)
+        np.maximum(back, self._c_zero, out=back)
         self._read_interp(self.buffers[v], back, int(self.length[v]), self._floor[:n], self._frac[:n],
                           self._i0[:n], self._i1[:n], b, tmp, self._t32[:n])
         b -= sig
         b *= g
         sig += b
 
-    @staticmethod
-    def _read_interp(buf, idx, length, fl, frac, i0, i1, out, tmp, t32) -> None:
-        """Linear interpolation of ``buf`` at fractional ``idx``; zero past the end."""
+    def _read_interp(self, buf, idx, length, fl, frac, i0, i1, out, tmp, t32) -> None:
+        """Linear interpolation of ``buf`` ``[length]`` float32 at fractional positions ``idx``
+        ``[n]`` into ``out`` ``[n]``; zero past the end. ``fl``, ``frac``, ``tmp`` (float64),
+        ``i0``, ``i1`` (int64) and ``t32`` (float32) are ``[n]`` scratch."""
+        last, last_int = self._r_row2, self._r_row_int
+        last[()] = length - 1
+        last_int[()] = length - 1
         np.floor(idx, out=fl)
         np.subtract(idx, fl, out=frac)
-        np.clip(fl, 0, length - 1, out=tmp)
+        np.clip(fl, self._c_zero, last, out=tmp)
         np.copyto(i0, tmp, casting="unsafe")
-        np.add(i0, 1, out=i1)
-        np.minimum(i1, length - 1, out=i1)
-        np.take(buf, i0, out=t32)
+        np.add(i0, self._c_int_one, out=i1)
+        np.minimum(i1, last_int, out=i1)
+        np.take(buf, i0, out=t32, mode="clip")
         np.copyto(out, t32)
-        np.take(buf, i1, out=t32)
+        np.take(buf, i1, out=t32, mode="clip")
         np.copyto(tmp, t32)
         tmp -= out
         tmp *= frac
         out += tmp
         # Past the last sample the voice is silent.
         if idx[idx.shape[0] - 1] >= length - 1:
-            np.subtract(length - 1, idx, out=tmp)
-            np.clip(tmp, 0.0, 1.0, out=tmp)
+            np.subtract(last, idx, out=tmp)
+            np.clip(tmp, self._c_zero, self._c_one, out=tmp)
             np.ceil(tmp, out=tmp)
             out *= tmp
