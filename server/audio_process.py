@@ -12,8 +12,9 @@ the same arrays in both processes, notes are played from the shared note pool.
 
 The child ignores Ctrl-C (the parent stops it in order), exits when the parent goes away
 (its end of the pipe closes), and is killed if it does not stop in time (PortAudio can
-block for good once its JACK server died). If it dies while serving, the parent starts
-a new one, which picks up the sounding voices from shared memory.
+block for good once its JACK server died). If it dies while serving, or its PortAudio
+stream loses the device, the parent starts a new one (every second until the device is
+back), which picks up the sounding voices from shared memory.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class AudioProcess:
             "record": ([{k: [list(sh), dt] for k, (sh, dt) in recorder.feed_spec()[0].items()},
                         recorder.feed_spec()[1]] if recorder is not None else None),
         })
+        self._spec_device = device
         self.restart = restart
         # Called after a restart: the envelope and gain are the engine's own settings, set
         # through the ring, so the control side sends its current ones again.
@@ -131,31 +133,45 @@ class AudioProcess:
         self._proc = proc
 
     def _watch_child(self) -> None:
+        # PortAudio cannot reopen a stream whose host went away (its JACK server killed, a
+        # USB interface pulled); a new process initialises PortAudio afresh and can. Our own
+        # JACK client reconnects by itself, and the null clock has no device to lose.
+        reopen_lost_device = self._spec_device not in ("jack", "null")
+        failing = False
         while self._running:
             proc = self._proc
             if proc is not None:
                 try:
                     proc.wait(0.25)
+                    why = f"ended (exit code {proc.returncode})"
                 except subprocess.TimeoutExpired:
-                    continue
+                    if not (reopen_lost_device and self.engine.device_lost):
+                        continue
+                    why = "lost its device"
             else:
-                time.sleep(0.25)
+                time.sleep(1.0)
             with self._lock:
                 if not self._running:
                     return
                 self.engine.clock_running = False
                 if proc is not None:
-                    log.warning("audio: the audio process ended (exit code %s); starting it again", proc.returncode)
+                    log.warning("audio: the audio process %s; starting it again", why)
                     _end(proc)
+                self._proc = None
+                self.engine.device_lost = False   # the new process reports its own device
                 try:
-                    self._proc = None
                     self._spawn()
-                    self.restarts += 1
-                    if self.on_restart is not None:
-                        self.on_restart()
                 except MorphsynthError as exc:
-                    log.warning("%s; retrying in 1 s", exc)
-                    time.sleep(1.0)
+                    self.engine.device_lost = True
+                    if not failing:
+                        log.warning("%s; trying again every second", exc)
+                    failing = True
+                    continue
+                failing = False
+                self.restarts += 1
+                if self.on_restart is not None:
+                    self.on_restart()
+                log.warning("audio: playing again on '%s'", self._base_name)
 
     def stop(self) -> None:
         # Said once more by `serve` on the way out: the device went away and was left as it was.

@@ -268,13 +268,21 @@ proc = subprocess.Popen([sys.executable, "-m", "morphsynth", "serve", "--audio",
                         stderr=subprocess.PIPE, text=True, env=env)
 c = SimpleUDPClient("127.0.0.1", port)
 
-def device():
+def status():
     c.send_message("/status", [])
     try:
         msg = next(c.get_messages(0.5))
     except (StopIteration, TimeoutError, OSError):
-        return ""
-    return msg.params[8] if msg.address == "/status.reply" else ""
+        return None
+    return msg.params if msg.address == "/status.reply" else None
+
+def device():
+    s = status()
+    return s[8] if s else ""
+
+def voices():
+    s = status()
+    return s[0] if s else -1
 
 r = {}
 try:
@@ -283,6 +291,15 @@ try:
     jack.proc.wait(5)
     jack.proc = None
     r["reported"] = wait_for(lambda: device().endswith("(lost)"), 10)
+    time.sleep(1.5)                                     # a few tries to reopen fail meanwhile
+    jack.start()     # the same name frees the killed server's slot in JACK's registry
+    r["back"] = wait_for(lambda: device().startswith("system") and not device().endswith("(lost)"), 30)
+    c.send_message("/note/on", [60, 100])
+    r["voices_after"] = wait_for(lambda: voices() == 1, 30)
+    jack.proc.send_signal(signal.SIGKILL)              # lost again, and left so until SIGTERM
+    jack.proc.wait(5)
+    jack.proc = None
+    r["lost_again"] = wait_for(lambda: device().endswith("(lost)"), 10)
 finally:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -290,16 +307,18 @@ finally:
     except subprocess.TimeoutExpired:
         r["rc"] = "hung"
         proc.kill()
-    jack.start()     # the same name frees the killed server's slot in JACK's registry
+    jack.start()
     jack.stop()
-r["said_so"] = "was lost" in proc.stderr.read()
+err = proc.stderr.read()
+r["said_so"] = "was lost" in err and "playing again" in err
 print(json.dumps(r), flush=True)
 """
 
 
-def test_portaudio_device_lost_is_reported_and_sigterm_still_exits(parts, tmp_path):
-    """The default device path (PortAudio on JACK) cannot reconnect, but it must say so and
-    a SIGTERM must still end the process (PortAudio blocks for good once jackd is gone)."""
+def test_portaudio_device_lost_is_reported_reopened_when_back_and_sigterm_still_exits(parts, tmp_path):
+    """The default device path (PortAudio on JACK): the loss is reported, a new audio process
+    plays again once the JACK server is back (PortAudio itself cannot reopen its stream), and
+    a SIGTERM ends the process while the device is gone (PortAudio blocks for good then)."""
     import json
 
     from audio_graph import JackServer
@@ -312,4 +331,5 @@ def test_portaudio_device_lost_is_reported_and_sigterm_still_exits(parts, tmp_pa
                           capture_output=True, text=True, env=env, timeout=200, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert r == {"playing": True, "reported": True, "rc": 0, "said_so": True}
+    assert r == {"playing": True, "reported": True, "back": True, "voices_after": True, "lost_again": True,
+                 "rc": 0, "said_so": True}
