@@ -130,9 +130,10 @@ class SynthServer:
 
     def start(self) -> "SynthServer":
         a = self.cfg.audio
-        # The audio callback waits for the GIL whenever another thread holds it; CPython's
-        # default 5 ms hand-over is a whole 256-frame period (halves xruns under an OSC flood).
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+        if not a.own_process:
+            # A callback in this process waits for the GIL whenever another thread holds it;
+            # CPython's default 5 ms hand-over is a whole 256-frame period.
+            sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         try:
             if self.midi is not None:
                 try:
