@@ -18,6 +18,7 @@ from morphsynth.server.engine_memory import NotePool, SharedArrays
 from morphsynth.server.renderer import RenderedNote
 from morphsynth.server.server_config import ServeConfig
 from test_audio_support import SR, SoundFontNotes, autocorr_hz, midi_to_hz
+from test_faults_jack import wait_for
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
@@ -33,15 +34,6 @@ def split_engine(polyphony=2, extra_slots=2, note_samples=SR):
     probe = Engine(**args)
     shared = (SharedArrays.create(probe.shared_layout()), NotePool.create(probe.n_slots + extra_slots, note_samples))
     return Engine(**args, shared=shared), args
-
-
-def wait_for(cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 # ---------------------------------------------------------------------- the note pool

@@ -36,7 +36,7 @@ def renderer_for(parts, model_wrapper=None):
     return Renderer(model_wrapper(model) if model_wrapper else model, library, out_rate=SR, prerender_all=False)
 
 
-def wait_for(cond, timeout):
+def wait_for(cond, timeout=10.0):
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
