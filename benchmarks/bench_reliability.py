@@ -293,18 +293,43 @@ class Timed:
         return float(np.percentile(self.times, 99.9) * 1000) if self.n else float("nan")
 
 
-def jack_xrun_counter(jack_server):
-    import jack
+XRUN_COUNTER = r"""
+import sys, jack
+client = jack.Client(sys.argv[1], servername=sys.argv[2], no_start_server=True)
+count = 0
 
-    client = jack.Client(f"xruns-{uuid.uuid4().hex[:4]}", servername=jack_server.name, no_start_server=True)
-    count = [0]
+@client.set_xrun_callback
+def _(delay):
+    global count
+    count += 1
 
-    @client.set_xrun_callback
-    def _(delay):
-        count[0] += 1
+client.activate()
+print("ready", flush=True)
+for line in sys.stdin:          # each line asks for the count so far
+    print(count, flush=True)
+client.deactivate()
+client.close()
+"""
 
-    client.activate()
-    return client, count
+
+class XrunCounter:
+    """JACK's xrun count (every client's overruns), kept by a client in a process of its
+    own: in this busy process its Python xrun callback would wait for the GIL, holding up
+    the cycle after each xrun and so making more of them."""
+
+    def __init__(self, jack_server):
+        self.proc = subprocess.Popen([sys.executable, "-c", XRUN_COUNTER, f"xruns-{uuid.uuid4().hex[:4]}",
+                                      jack_server.name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def count(self) -> int:
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
 
 
 FLOOD_SENDER = r"""
@@ -335,7 +360,7 @@ def run_flood(parts, work, jack_server, seconds, rate) -> Row:
 
     server = serving_server(parts, work / "flood", audio="system")
     timed = Timed(server.engine)
-    xr_client, xr = jack_xrun_counter(jack_server)
+    xr = XrunCounter(jack_server)
     rss0 = fc.rss_mb()
     names = server.controls.library_names()
     mix = [build_message("/note/on", p, 100) for p in WARM_PITCHES] * 3
@@ -346,7 +371,7 @@ def run_flood(parts, work, jack_server, seconds, rate) -> Row:
             build_message("/morph/sources", *names[:4])]
     port = server.osc.udp_port
     queue_max = 0
-    xruns0, engine_xruns0 = xr[0], server.engine.xruns
+    xruns0, engine_xruns0 = xr.count(), server.engine.xruns
     # The sender is a process of its own, as a real client is (it must not share our GIL).
     packets = work / "flood_packets.bin"
     packets.write_bytes(b"".join(len(m).to_bytes(4, "big") + m for m in mix))
@@ -377,12 +402,11 @@ def run_flood(parts, work, jack_server, seconds, rate) -> Row:
     reply = OscMessage(data).params
     time.sleep(0.5)
     stuck = server.engine.active_voices()
-    xruns = xr[0] - xruns0
+    xruns = xr.count() - xruns0
     engine_xruns = server.engine.xruns - engine_xruns0
     timed.stop()
     server.stop()
-    xr_client.deactivate()
-    xr_client.close()
+    xr.close()
     return Row(run=f"Flood {rate:,}/s x {seconds:.0f} s (UDP, JACK audio)", inputs=sent,
                xruns=xruns + engine_xruns, **{"stuck voices": stuck, "callback p99.9": f"{timed.p999_ms():.2f} ms",
                                               "RSS start -> end MB": f"{rss0:.0f} -> {fc.rss_mb():.0f}"},
@@ -449,7 +473,7 @@ def run_midi_kill(parts, work, storms) -> Row:
 def run_soak(parts, work, jack_server, seconds, device="system") -> Row:
     server = serving_server(parts, work / "soak", audio=device, polyphony=64)
     timed = Timed(server.engine)
-    xr_client, xr = jack_xrun_counter(jack_server)
+    xr = XrunCounter(jack_server)
     rss0 = fc.rss_mb()
     c = server.controls
     t0 = time.monotonic()
@@ -473,7 +497,7 @@ def run_soak(parts, work, jack_server, seconds, device="system") -> Row:
             c.note_on(p, 100, 0, next_id)
             held.append((p, next_id))
             next_id += 1
-    jack_xruns, engine_xruns = xr[0], server.engine.xruns
+    jack_xruns, engine_xruns = xr.count(), server.engine.xruns
     timed.stop()
     xruns = jack_xruns + engine_xruns if device != "jack" else jack_xruns
     for p, nid in held:
@@ -481,8 +505,7 @@ def run_soak(parts, work, jack_server, seconds, device="system") -> Row:
     time.sleep(0.6)
     stuck = server.engine.active_voices()
     server.stop()
-    xr_client.deactivate()
-    xr_client.close()
+    xr.close()
     via = "own JACK client" if device == "jack" else "PortAudio on JACK"
     return Row(run=f"Audio soak: 64 voices, 256 frames @ 48 kHz, {seconds:.0f} s ({via})", inputs=timed.n,
                xruns=xruns, **{"callback p99.9": f"{timed.p999_ms():.2f} ms ({timed.p999_ms() / (PERIOD_S * 1000) * 100:.0f} %)",

@@ -19,6 +19,7 @@ back), which picks up the sounding voices from shared memory.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -258,6 +259,10 @@ def child_main() -> int:
         out.write("error " + " ".join(text.split()) + "\n")
         out.flush()
         return 2
+    # The callback makes short-lived Python objects (views, floats) and never a cycle;
+    # a collection of the older generations inside it would take milliseconds.
+    gc.freeze()
+    gc.disable()
     out.write(f"ok {output.device_name}\n")
     out.flush()
     try:
