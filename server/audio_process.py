@@ -113,9 +113,11 @@ class AudioProcess:
         return self
 
     def _spawn(self) -> None:
+        # A session of its own: Ctrl-C in the terminal reaches only the server, which stops
+        # the child in order (and the child also ignores SIGINT).
         proc = subprocess.Popen([sys.executable, "-m", "morphsynth.server.audio_process"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-                                close_fds=True)
+                                close_fds=True, start_new_session=True)
         try:
             proc.stdin.write(self._spec + "\n")
             proc.stdin.flush()
