@@ -13,7 +13,9 @@ Rows:
 * Stuck notes: 100,000 random note-on/off (OSC and MIDI) then all-notes-off; and an rtmidi
   client over JACK killed mid-storm.
 * Audio soak: 64 voices at 256 frames / 48 kHz through the JACK dummy server; xruns and the
-  callback's time (p99.9 against the 5.3 ms period).
+  callback's time (p99.9 against the 5.3 ms period), timed in the server's audio process.
+* Peer: the same JACK server for as long with only jack_metro, a C client, in the graph:
+  the xruns the machine itself makes.
 
 All traffic goes to 127.0.0.1; every run is bounded in count and time.
 """
@@ -516,6 +518,30 @@ def run_soak(parts, work, jack_server, seconds, device="system") -> Row:
                        "callback_max_ms": float(timed.times.max() * 1000) if timed.n else None})
 
 
+def run_peer_soak(jack_server, seconds) -> Row:
+    """The same JACK dummy server and machine load with only ``jack_metro`` (a C client from
+    JACK's example tools) in the graph: the xruns the machine makes without morphsynth."""
+    import shutil
+
+    if shutil.which("jack_metro") is None:
+        return Row(run="Peer: jack_metro alone (jack_metro is not installed)")
+    xr = XrunCounter(jack_server)
+    metro = subprocess.Popen(["jack_metro", "-n", f"metro-{uuid.uuid4().hex[:4]}", "-b", "120"],
+                             env={**os.environ, **jack_server.env()},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    start = xr.count()
+    time.sleep(seconds)
+    xruns = xr.count() - start
+    metro.terminate()
+    metro.wait(10)
+    xr.close()
+    return Row(run=f"Peer: jack_metro (C client) alone on the same JACK server, {seconds:.0f} s",
+               inputs=int(seconds * SR / BLOCK), xruns=xruns, crashes=0 if metro.returncode in (0, -15) else 1,
+               seconds=time.monotonic() - t0)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small counts and seconds, to try the script")
@@ -529,14 +555,14 @@ def main(argv=None) -> int:
     ap.add_argument("--stuck-events", type=int, default=100_000)
     ap.add_argument("--soak-seconds", type=float, default=600)
     ap.add_argument("--soak-device", default="system", help="system (PortAudio on JACK) or jack (own client)")
-    ap.add_argument("--only", help="comma-separated: fuzz,atheris,midi,flood,stuck,soak")
+    ap.add_argument("--only", help="comma-separated: fuzz,atheris,midi,flood,stuck,soak,peer")
     ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args(argv)
     if args.quick:
         args.fuzz_inputs, args.atheris_runs, args.atheris_seconds = 20000, 5000, 60
         args.midi_chunks, args.stuck_events, args.soak_seconds = 5000, 4000, 10
         args.flood_seconds = min(args.flood_seconds, 5)
-    only = set((args.only or "fuzz,atheris,midi,flood,stuck,soak").split(","))
+    only = set((args.only or "fuzz,atheris,midi,flood,stuck,soak,peer").split(","))
 
     import torch
 
@@ -559,7 +585,7 @@ def main(argv=None) -> int:
         done(run_midi_bytes(parts, work, args.midi_chunks, args.midi_seconds))
     if "stuck" in only:
         done(run_stuck_notes(parts, work, args.stuck_events))
-    jack_rows = only & {"midi", "flood", "stuck", "soak"}
+    jack_rows = only & {"midi", "flood", "stuck", "soak", "peer"}
     if jack_rows and JackServer.available():
         # The server's audio process opens PortAudio; this process never does.
         jack = JackServer(SR, BLOCK).start()
@@ -573,6 +599,8 @@ def main(argv=None) -> int:
                 done(run_flood(parts, work, jack, args.flood_seconds, 10000))
             if "soak" in only:
                 done(run_soak(parts, work, jack, args.soak_seconds, args.soak_device))
+            if "peer" in only:
+                done(run_peer_soak(jack, args.soak_seconds))
         finally:
             jack.stop()
     print()
