@@ -156,3 +156,16 @@ def test_train_run_with_a_baseline_fits_it_on_the_train_split_and_saves_it_in_th
     assert model.net.config.baseline == "pitch_mean" and model.latent_dim == 8
     assert model.net.baseline.anchor_mean.float().abs().sum() > 0
     assert 0 < model.info["baseline_pca_explained"] <= 1
+
+
+def test_correction_baseline_pca_on_a_note_subset_still_fits_the_mean_on_every_note(train_notes):
+    from morphsynth.training.train import fit_correction_baseline
+
+    cfg = {"latent_dim": 8, "width": 2, "max_channels": 8, "cond_dim": 8, "baseline": "pitch_mean", "pca_dims": 4}
+    full, part = build_network("cae", cfg), build_network("cae", cfg)
+    for core in (full, part):
+        core.set_normalisation(*normalisation_stats(train_notes))
+    fit_correction_baseline(full, train_notes, torch.device("cpu"))
+    fit_correction_baseline(part, train_notes, torch.device("cpu"), max_pca_notes=6)
+    assert torch.equal(full.baseline.anchor_mean, part.baseline.anchor_mean)
+    assert not torch.allclose(full.baseline.components, part.baseline.components)

@@ -120,12 +120,14 @@ NoteBatches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tens
 
 
 @torch.no_grad()
-def fit_pitch_baseline(base: PitchBaseline, batches: NoteBatches) -> torch.Tensor:
+def fit_pitch_baseline(base: PitchBaseline, batches: NoteBatches, pca_batches: NoteBatches | None = None) -> torch.Tensor:
     """Fit ``base`` in place to the training notes; returns the PCA's explained ratio ``[pca_dims]``
     (of the energy left by the mean; empty without PCA).
 
     ``batches()`` yields ``(x [b, 513, n_frames] normalised features, pitch [b], velocity [b])``
-    and is called once for the mean and once more for the PCA.
+    and is called once for the mean; the PCA reads ``pca_batches()`` (default: ``batches()``
+    again), which may be a subset, since it holds all its residuals ``[n, 513 * n_frames]``
+    in memory.
 
     Mean: every note is warped from its pitch to the nearest anchor pitch; per anchor, a
     least-squares line in :func:`velocity_to_unit` gives the mean at velocity 64 and the
@@ -180,7 +182,7 @@ def fit_pitch_baseline(base: PitchBaseline, batches: NoteBatches) -> torch.Tenso
         return torch.zeros(0)
 
     rows = []
-    for x, pitch, velocity in batches():
+    for x, pitch, velocity in (pca_batches or batches)():
         x, pitch, velocity = x.to(device).float(), pitch.to(device), velocity.to(device)
         rows.append((x - base.mean(pitch, velocity)).flatten(1))
     resid = torch.cat(rows)  # [n, 513 * n_frames]

@@ -152,18 +152,28 @@ def compute_losses(core: SpectralAutoencoder, x_hat: torch.Tensor, x: torch.Tens
 
 
 def fit_correction_baseline(core: SpectralAutoencoder, notes: NoteSet, device: torch.device,
-                            batch_size: int = 64) -> torch.Tensor:
+                            batch_size: int = 64, max_pca_notes: int = 8192, seed: int = 0) -> torch.Tensor:
     """Fit the closed-form baseline of a CAE with ``model.baseline`` to ``notes`` (the training
-    split, already normalised by ``core``); returns the explained ratio of its PCA part."""
+    split, already normalised by ``core``); returns the explained ratio of its PCA part.
+
+    The mean uses every note; the PCA a seeded subset of at most ``max_pca_notes`` (its
+    residuals are held in memory: 0.5 MB per note).
+    """
     from morphsynth.training.baselines import fit_pitch_baseline
 
-    def batches():
-        for start in range(0, len(notes), batch_size):
-            end = start + batch_size
-            yield (features(core, notes.logmag[start:end].to(device)), notes.pitch[start:end].to(device),
-                   notes.velocity[start:end].to(device))
+    def batches_of(subset: NoteSet):
+        def batches():
+            for start in range(0, len(subset), batch_size):
+                end = start + batch_size
+                yield (features(core, subset.logmag[start:end].to(device)), subset.pitch[start:end].to(device),
+                       subset.velocity[start:end].to(device))
+        return batches
 
-    return fit_pitch_baseline(core.baseline, batches)
+    pca_notes = notes
+    if len(notes) > max_pca_notes:
+        g = torch.Generator().manual_seed(seed)
+        pca_notes = notes.subset(torch.randperm(len(notes), generator=g)[:max_pca_notes].sort().values)
+    return fit_pitch_baseline(core.baseline, batches_of(notes), batches_of(pca_notes))
 
 
 def weighted_total(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
@@ -349,7 +359,7 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
     if getattr(core, "baseline", None) is not None and not resume:
         # Fitted on the training split only; a resumed run reloads it from the checkpoint.
         t0 = time.perf_counter()
-        explained = fit_correction_baseline(core, train_notes, device)
+        explained = fit_correction_baseline(core, train_notes, device, seed=config.seed)
         baseline_info = {"baseline_pca_explained": round(float(explained.sum()), 4)} if explained.numel() else {}
         log(f"cae baseline {config.model.baseline}" + (f" + PCA {explained.numel()}" if explained.numel() else "")
             + f" fitted in {time.perf_counter() - t0:.0f} s"
