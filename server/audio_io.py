@@ -358,12 +358,17 @@ class JackOutput:
         import logging
 
         log = logging.getLogger("morphsynth.audio")
-        while self._running:
-            if not self._dead.wait(0.2):
-                continue
+        # Wakes only when the server goes away (or on stop): a thread that woke now and
+        # then would hold the GIL the callback needs, and could be preempted holding it.
+        while True:
+            self._dead.wait()
+            if not self._running:
+                return
             if self._client is not None:
                 self.lost += 1
                 self.engine.clock_running = False
+                self.engine.device_lost = True
+                self.engine.device_losses = self.lost
                 log.warning("audio: the JACK server went away; reconnecting every %.1f s", self.retry_s)
                 client, self._client = self._client, None
                 try:
@@ -377,10 +382,13 @@ class JackOutput:
                 time.sleep(self.retry_s)
                 continue
             self.recovered += 1
+            self.engine.device_lost = False
+            self.engine.device_recoveries = self.recovered
             log.warning("audio: reconnected to JACK")
 
     def stop(self) -> None:
         self._running = False
+        self._dead.set()
         if self._monitor is not None:
             self._monitor.join(2.0)
         client, self._client = self._client, None

@@ -37,6 +37,7 @@ log = logging.getLogger("morphsynth.audio")
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 3.0
+STALL_S = 1.0   # no callback for this long: a PortAudio stream has lost its device
 
 
 class AudioProcess:
@@ -137,10 +138,12 @@ class AudioProcess:
 
     def _watch_child(self) -> None:
         # PortAudio cannot reopen a stream whose host went away (its JACK server killed, a
-        # USB interface pulled); a new process initialises PortAudio afresh and can. Our own
-        # JACK client reconnects by itself, and the null clock has no device to lose.
+        # USB interface pulled): its callbacks just stop. A new process initialises
+        # PortAudio afresh and can. Our own JACK client reconnects by itself, and the null
+        # clock has no device to lose.
         reopen_lost_device = self._spec_device not in ("jack", "null")
         failing = False
+        seen, seen_at = self.engine.callbacks, time.monotonic()
         while self._running:
             proc = self._proc
             if proc is not None:
@@ -148,9 +151,13 @@ class AudioProcess:
                     proc.wait(0.25)
                     why = f"ended (exit code {proc.returncode})"
                 except subprocess.TimeoutExpired:
-                    if not (reopen_lost_device and self.engine.device_lost):
+                    now, callbacks = time.monotonic(), self.engine.callbacks
+                    if callbacks != seen:
+                        seen, seen_at = callbacks, now
+                    if not (reopen_lost_device and now - seen_at > STALL_S):
                         continue
-                    why = "lost its device"
+                    self.engine.device_lost = True
+                    why = f"has had no audio callback for {STALL_S:g} s (device lost)"
             else:
                 time.sleep(1.0)
             with self._lock:
@@ -161,7 +168,6 @@ class AudioProcess:
                     log.warning("audio: the audio process %s; starting it again", why)
                     _end(proc)
                 self._proc = None
-                self.engine.device_lost = False   # the new process reports its own device
                 try:
                     self._spawn()
                 except MorphsynthError as exc:
@@ -170,6 +176,8 @@ class AudioProcess:
                         log.warning("%s; trying again every second", exc)
                     failing = True
                     continue
+                self.engine.device_lost = False
+                seen, seen_at = self.engine.callbacks, time.monotonic()
                 failing = False
                 self.restarts += 1
                 if self.on_restart is not None:
@@ -268,13 +276,11 @@ def child_main() -> int:
     out.write(f"ok {output.device_name}\n")
     out.flush()
     try:
-        while True:
-            engine.device_lost = bool(getattr(output, "stream_lost", False)) or output.device_name.endswith("(lost)")
-            engine.device_losses = getattr(output, "lost", 0)
-            engine.device_recoveries = getattr(output, "recovered", 0)
-            ready, _, _ = select.select([sys.stdin], [], [], 0.2)
-            if ready and sys.stdin.readline().strip() in ("stop", ""):
-                break  # told to stop, or the parent is gone
+        # Blocked here until told to stop or the parent is gone: no thread of this process
+        # but the callback runs Python while it plays (one that woke now and then would
+        # hold the GIL the callback needs, and could be preempted while holding it).
+        while sys.stdin.readline().strip() not in ("stop", ""):
+            pass
     finally:
         output.stop()
         engine.clock_running = False
