@@ -5,8 +5,8 @@
    docs headless-audio.md "Measuring note-on latency": the capture client stores, each
    cycle, ``last_frame_time`` and the first sample above a threshold; the sender reads
    ``frame_time`` right before sending; latency = onset frame - send frame.
-2. Callback load with 64 voices: time spent in ``Engine.process`` per block against the
-   block period, the xruns seen in ``--seconds`` (PortAudio underflows and JACK xruns),
+2. Callback load with 64 voices: time spent in the audio callback per block (timed by the
+   output in the audio process, read from shared memory) against the block period, the xruns seen in ``--seconds`` (PortAudio underflows and JACK xruns),
    and the same block mixed by a bare peer (64 preallocated buffers summed with no
    interpolation, envelope or limiter) in the same process, as a floor.
 
@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from audio_graph import JackServer  # noqa: E402
+from audio_graph import JackServer, portaudio_output_port  # noqa: E402
 
 RATE, PERIOD = 48000, 256
 THRESHOLD = 1e-4
@@ -84,18 +84,9 @@ class OnsetCapture:
         def xrun(delay):
             self.xruns += 1
 
-    def start(self, source_prefix: str = "PortAudio:out_") -> None:
+    def start(self) -> None:
         self.client.activate()
-        deadline = time.monotonic() + 5
-        while True:
-            ports = [p.name for p in self.client.get_ports(is_output=True, is_audio=True)
-                     if p.name.startswith(source_prefix)]
-            if ports:
-                self.client.connect(min(ports, key=lambda n: int(n.rsplit("_", 1)[1])), self.port)
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server's JACK port did not appear")
-            time.sleep(0.05)
+        self.client.connect(portaudio_output_port(self.client), self.port)
 
     def close(self) -> None:
         self.client.deactivate()
@@ -132,15 +123,7 @@ def latency_rows(server, capture: OnsetCapture, trials: int) -> dict[str, list[f
 def load_run(server, seconds: float, rendering: bool = False) -> dict:
     """64 looping voices for ``seconds``; with ``rendering``, the renderer works meanwhile."""
     engine = server.engine
-    times: list[float] = []
-    inner = engine.process
-
-    def timed(out):
-        t0 = time.perf_counter()
-        inner(out)
-        times.append(time.perf_counter() - t0)
-
-    engine.process = timed   # the callback looks the method up on the instance each block
+    callbacks0 = engine.callbacks
     note = server.renderer.render_note(server.renderer.morph, 60, 100)
     xruns0 = engine.xruns
     for i in range(64):
@@ -169,7 +152,8 @@ def load_run(server, seconds: float, rendering: bool = False) -> dict:
     stop.set()
     if rendering:
         worker.join()
-    engine.process = inner
+    n = engine.callbacks - callbacks0
+    times = engine.callback_times()[-n:]
     active = engine.active_voices()
     engine.panic()
     period = PERIOD / RATE
@@ -217,11 +201,7 @@ def main(argv=None) -> int:
     renderer = Renderer(model, Library.load(lib, model), out_rate=RATE, prerender_all=False)
 
     jack_server = JackServer(RATE, PERIOD).start()
-    os.environ.update(jack_server.env())
-    import sounddevice as sd
-
-    sd._terminate()
-    sd._initialize()
+    os.environ.update(jack_server.env())   # the server's audio process opens PortAudio there
     cfg = ServeConfig()
     cfg.audio.device = "system"
     cfg.audio.block_size = PERIOD
@@ -247,7 +227,6 @@ def main(argv=None) -> int:
     finally:
         capture.close()
         server.stop()
-        sd._terminate()
         jack_server.stop()
         tmp.cleanup()
 
@@ -268,7 +247,7 @@ def main(argv=None) -> int:
     print("\nreference (headless-audio.md, same method, period 256): FluidSynth 3.5-3.7 ms median, "
           "scsynth 2.1-3.6 ms median")
     print(f"\ncallback load, {load['active']} voices for {args.seconds:g} s each "
-          f"(GIL switch interval {sys.getswitchinterval() * 1e3:g} ms)")
+          f"(callback in the audio process: {cfg.audio.own_process})")
     print("| case | blocks | mean ms | p99 ms | max ms | load (mean / period) | xruns (PortAudio) "
           "| xruns (JACK, all clients) | bare-sum peer ms | ratio to peer |")
     print("|---|---|---|---|---|---|---|---|---|---|")
