@@ -176,7 +176,7 @@ class SynthServer:
             close()
         if self._shared is not None:
             for mapping in (self._shared[0].file, self._shared[1].file):
-                mapping.unlink()
+                mapping.close()
 
     def request_stop(self, *_args) -> None:
         self._stop.set()

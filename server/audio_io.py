@@ -94,12 +94,12 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, name="wav-writer", daemon=True)
         self._thread.start()
 
-    def feed_spec(self) -> tuple[dict, str]:
-        """(layout, path) an audio process attaches its :class:`RecordFeed` to."""
+    def feed_spec(self) -> tuple[dict, int]:
+        """(layout, descriptor) an audio process attaches its :class:`RecordFeed` to."""
         arrays = self.feed.arrays
         if arrays is None:
             raise MorphsynthError("--record: this recorder's ring is not shared")
-        return arrays.layout, arrays.file.path
+        return arrays.layout, arrays.file.fd
 
     @property
     def overflows(self) -> int:
@@ -132,7 +132,7 @@ class Recorder:
         self._drain()
         self._file.close()
         if self.feed.arrays is not None:
-            self.feed.arrays.file.unlink()
+            self.feed.arrays.file.close()
 
 
 class NullOutput:

@@ -64,12 +64,13 @@ class AudioProcess:
         self._spec = json.dumps({
             "engine_args": args,
             "layout": {k: [list(shape), dtype] for k, (shape, dtype) in arrays.layout.items()},
-            "arrays_path": arrays.file.path, "pool_path": pool.file.path, "pool_slots": pool.n_slots,
+            "arrays_fd": arrays.file.fd, "pool_fd": pool.file.fd, "pool_slots": pool.n_slots,
             "pool_samples": pool.slot_samples, "device": device, "sample_rate": sample_rate,
             "block_size": block_size, "channels": channels, "latency": latency,
             "record": ([{k: [list(sh), dt] for k, (sh, dt) in recorder.feed_spec()[0].items()},
                         recorder.feed_spec()[1]] if recorder is not None else None),
         })
+        self._fds = [arrays.file.fd, pool.file.fd] + ([recorder.feed_spec()[1]] if recorder is not None else [])
         self._spec_device = device
         self.restart = restart
         # Called after a restart: the envelope and gain are the engine's own settings, set
@@ -118,7 +119,7 @@ class AudioProcess:
         # the child in order (and the child also ignores SIGINT).
         proc = subprocess.Popen([sys.executable, "-m", "morphsynth.server.audio_process"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-                                close_fds=True, start_new_session=True)
+                                close_fds=True, pass_fds=self._fds, start_new_session=True)
         try:
             proc.stdin.write(self._spec + "\n")
             proc.stdin.flush()
@@ -251,16 +252,16 @@ def child_main() -> int:
         from morphsynth.server.engine import Adsr, Engine
         from morphsynth.server.engine_memory import NotePool, SharedArrays
 
-        arrays = SharedArrays.attach(_layout(spec["layout"]), spec["arrays_path"])
-        pool = NotePool.attach(spec["pool_path"], spec["pool_slots"], spec["pool_samples"])
+        arrays = SharedArrays.attach(_layout(spec["layout"]), spec["arrays_fd"])
+        pool = NotePool.attach(spec["pool_fd"], spec["pool_slots"], spec["pool_samples"])
         args = dict(spec["engine_args"])
         if args.get("adsr") is not None:
             args["adsr"] = Adsr(**args["adsr"])
         engine = Engine(**args, shared=(arrays, pool))
         recorder = None
         if spec["record"] is not None:
-            layout, path = spec["record"]
-            recorder = RecordFeed(0, SharedArrays.attach(_layout(layout), path))
+            layout, fd = spec["record"]
+            recorder = RecordFeed(0, SharedArrays.attach(_layout(layout), fd))
         output = open_output(engine, spec["device"], spec["sample_rate"], spec["block_size"], spec["channels"],
                              spec["latency"], recorder)
         output.start()

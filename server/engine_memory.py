@@ -7,9 +7,9 @@ read -- the command ring, its indices, the voices' state, the counters ``/status
 is a numpy array laid out in one :class:`SharedArrays` mapping, and the notes that voices
 play are copied once into the fixed slots of a :class:`NotePool` mapping.
 
-Both mappings are files under ``/dev/shm`` (a temporary folder elsewhere) mapped by both
-processes, so no shared-memory tracker is involved and a crashed child leaves nothing
-behind once the parent unlinks them.
+Both mappings are files under ``/dev/shm`` (a temporary folder elsewhere), unlinked as
+soon as they are made and handed to the audio process as open descriptors: no
+shared-memory tracker is involved and nothing is left behind however a process ends.
 """
 
 from __future__ import annotations
@@ -32,47 +32,41 @@ def _shm_dir() -> str | None:
 
 
 class SharedFile:
-    """A file mapped read-write; ``create`` makes and sizes it, ``attach`` maps an existing one."""
+    """A file mapped read-write, known by its open descriptor only.
 
-    def __init__(self, path: str, size: int, owner: bool):
-        self.path = path
+    ``create`` makes, sizes and at once unlinks it: no name is left behind however the
+    processes end, and the memory lives while a process keeps the descriptor or the
+    mapping. An audio process gets the descriptor (``subprocess.Popen(pass_fds=...)``) and
+    ``attach``-es to it.
+    """
+
+    def __init__(self, fd: int, size: int, owner: bool):
+        self.fd = fd
         self.size = size
         self.owner = owner
-        fd = os.open(path, os.O_RDWR)
-        try:
-            self.map = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)
-        # The name goes when the owner is collected or the interpreter exits, if not before.
-        self._remove = weakref.finalize(self, _remove_file, path) if owner else None
+        self.map = mmap.mmap(fd, size)
+        # The owner's descriptor closes when it is collected, if not before.
+        self._close = weakref.finalize(self, os.close, fd) if owner else None
 
     @classmethod
     def create(cls, size: int, prefix: str) -> "SharedFile":
         fd, path = tempfile.mkstemp(prefix=prefix, dir=_shm_dir())
+        os.unlink(path)
         try:
             os.ftruncate(fd, max(1, size))
         except OSError as exc:
             os.close(fd)
-            os.unlink(path)
             raise MorphsynthError(f"audio: cannot make {size >> 20} MB of shared memory ({exc})") from None
-        os.close(fd)
-        return cls(path, max(1, size), owner=True)
+        return cls(fd, max(1, size), owner=True)
 
     @classmethod
-    def attach(cls, path: str, size: int) -> "SharedFile":
-        return cls(path, size, owner=False)
+    def attach(cls, fd: int, size: int) -> "SharedFile":
+        return cls(fd, size, owner=False)
 
-    def unlink(self) -> None:
-        """Remove the name; both mappings stay valid until closed."""
-        if self._remove is not None:
-            self._remove()
-
-
-def _remove_file(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    def close(self) -> None:
+        """Close the descriptor (the owner's); the mappings stay valid."""
+        if self._close is not None:
+            self._close()
 
 
 class SharedArrays:
@@ -103,8 +97,8 @@ class SharedArrays:
         return cls(layout, SharedFile.create(cls._offsets(layout)[1], "morphsynth-engine-"))
 
     @classmethod
-    def attach(cls, layout, path: str) -> "SharedArrays":
-        return cls(layout, SharedFile.attach(path, max(1, cls._offsets(layout)[1])))
+    def attach(cls, layout, fd: int) -> "SharedArrays":
+        return cls(layout, SharedFile.attach(fd, max(1, cls._offsets(layout)[1])))
 
 
 @dataclass
@@ -147,8 +141,8 @@ class NotePool:
                    SharedFile.create(n_slots * slot_samples * 4, "morphsynth-notes-"))
 
     @classmethod
-    def attach(cls, path: str, n_slots: int, slot_samples: int) -> "NotePool":
-        return cls(n_slots, slot_samples, SharedFile.attach(path, n_slots * slot_samples * 4))
+    def attach(cls, fd: int, n_slots: int, slot_samples: int) -> "NotePool":
+        return cls(n_slots, slot_samples, SharedFile.attach(fd, n_slots * slot_samples * 4))
 
     def place(self, note, write_index: int, read_index: int, voice_state: np.ndarray,
               voice_slot: np.ndarray) -> int:

@@ -90,8 +90,8 @@ def test_a_note_longer_than_a_pool_slot_is_refused_in_one_line():
 def test_an_engine_attached_to_the_same_memory_plays_what_the_other_side_queued():
     control, args = split_engine()
     arrays, pool = control._shared
-    audio = Engine(**args, shared=(SharedArrays.attach(arrays.layout, arrays.file.path),
-                                   NotePool.attach(pool.file.path, pool.n_slots, pool.slot_samples)))
+    audio = Engine(**args, shared=(SharedArrays.attach(arrays.layout, arrays.file.fd),
+                                   NotePool.attach(pool.file.fd, pool.n_slots, pool.slot_samples)))
     control.note_on(69, sine_note(440))
     out = np.zeros(1024, np.float32)
     played = []
@@ -188,16 +188,24 @@ time.sleep(60)
 """
 
 
-def test_the_audio_process_ends_when_the_server_process_is_killed():
+def shm_names() -> set[str]:
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    return {n for n in os.listdir(shm) if n.startswith("morphsynth-")} if shm else set()
+
+
+def test_the_audio_process_ends_when_the_server_process_is_killed_and_leaves_no_shared_file():
+    before = shm_names()
     proc = subprocess.Popen([sys.executable, "-c", ORPHAN, TESTS], stdout=subprocess.PIPE, text=True)
     try:
         child = int(proc.stdout.readline())
+        assert shm_names() == before            # unlinked at once, handed over as descriptors
         os.kill(child, 0)                                   # alive
         proc.kill()
         proc.wait(10)
         gone = wait_for(lambda: not os.path.exists(f"/proc/{child}") or
                         open(f"/proc/{child}/stat").read().split()[2] == "Z", 5)
         assert gone, "the audio process outlived the server"
+        assert shm_names() == before
     finally:
         if proc.poll() is None:
             proc.kill()
