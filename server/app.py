@@ -54,18 +54,6 @@ def build_renderer(cfg: ServeConfig):
                     cache_mb=cfg.renderer.cache_mb, prerender_all=cfg.renderer.prerender_all)
 
 
-def _shared_engine_memory(engine_args: dict, renderer):
-    """Shared arrays and note pool for an engine whose callback runs in an audio process."""
-    from morphsynth.server.engine_memory import NotePool, SharedArrays
-
-    probe = Engine(**engine_args)
-    rate = engine_args["sample_rate"]
-    note_samples = getattr(renderer, "note_samples", None) or int(6 * rate)
-    # Every voice slot can play a note of its own, and notes placed for commands not yet
-    # read need slots too.
-    return SharedArrays.create(probe.shared_layout()), NotePool.create(probe.n_slots + 64, int(note_samples))
-
-
 class SynthServer:
     """Everything ``morphsynth serve`` runs, built from a config and a renderer.
 
@@ -88,8 +76,11 @@ class SynthServer:
         self._engine_args = dict(sample_rate=a.sample_rate, polyphony=a.polyphony,
                                  max_block=max(4096, a.block_size), adsr=adsr, gain_db=a.gain_db,
                                  fade_ms=a.fade_ms, loop_xfade_ms=a.loop_xfade_ms)
-        self._shared = _shared_engine_memory(self._engine_args, renderer) if a.own_process else None
-        self.engine = Engine(**self._engine_args, shared=self._shared)
+        self.engine = Engine(**self._engine_args)
+        self._shared = None
+        if a.own_process:
+            note_samples = getattr(renderer, "note_samples", None) or 6 * a.sample_rate
+            self._shared = self.engine.share_memory(note_samples)
         self.osc: OscServer | None = None
         m = cfg.morph
         self.controls = Controls(self.engine, renderer, sources=m.sources, x=m.x, y=m.y, interp=m.interp,

@@ -61,16 +61,14 @@ class AudioProcess:
         args = dict(engine_args)
         if args.get("adsr") is not None:
             args["adsr"] = asdict(args["adsr"])
+        record = recorder.feed_spec() if recorder is not None else None
         self._spec = json.dumps({
-            "engine_args": args,
-            "layout": {k: [list(shape), dtype] for k, (shape, dtype) in arrays.layout.items()},
+            "engine_args": args, "layout": arrays.layout,
             "arrays_fd": arrays.file.fd, "pool_fd": pool.file.fd, "pool_slots": pool.n_slots,
             "pool_samples": pool.slot_samples, "device": device, "sample_rate": sample_rate,
-            "block_size": block_size, "channels": channels, "latency": latency,
-            "record": ([{k: [list(sh), dt] for k, (sh, dt) in recorder.feed_spec()[0].items()},
-                        recorder.feed_spec()[1]] if recorder is not None else None),
+            "block_size": block_size, "channels": channels, "latency": latency, "record": record,
         })
-        self._fds = [arrays.file.fd, pool.file.fd] + ([recorder.feed_spec()[1]] if recorder is not None else [])
+        self._fds = [arrays.file.fd, pool.file.fd] + ([record[1]] if record is not None else [])
         self._spec_device = device
         self.restart = restart
         # Called after a restart: the envelope and gain are the engine's own settings, set

@@ -366,6 +366,17 @@ class Engine:
         """``{name: (shape, dtype)}`` of the arrays a split engine shares."""
         return {name: (getattr(self, name).shape, getattr(self, name).dtype.str) for name in SHARED_ARRAYS}
 
+    def share_memory(self, note_samples: int, spare_note_slots: int = 64) -> tuple:
+        """Move this engine's shared state into a new mapping, with a note pool of
+        ``n_slots + spare_note_slots`` slots of ``note_samples``: every voice slot can play
+        a note of its own, and notes placed for commands not yet read need slots too.
+        Returns the ``(SharedArrays, NotePool)`` pair an audio process attaches to."""
+        from morphsynth.server.engine_memory import NotePool, SharedArrays
+
+        self._share(SharedArrays.create(self.shared_layout()),
+                    NotePool.create(self.n_slots + spare_note_slots, int(note_samples)))
+        return self._shared
+
     def _share(self, arrays, pool) -> None:
         """Move the shared state into ``arrays`` (SharedArrays) and play notes from ``pool``
         (NotePool). The side that made the mapping copies its initial values in; a side that

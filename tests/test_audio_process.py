@@ -31,9 +31,9 @@ def sine_note(hz, seconds=1.0, amp=0.5):
 
 def split_engine(polyphony=2, extra_slots=2, note_samples=SR):
     args = dict(sample_rate=SR, polyphony=polyphony, max_block=1024, adsr=Adsr(0.001, 0.0, 1.0, 0.01))
-    probe = Engine(**args)
-    shared = (SharedArrays.create(probe.shared_layout()), NotePool.create(probe.n_slots + extra_slots, note_samples))
-    return Engine(**args, shared=shared), args
+    eng = Engine(**args)
+    eng.share_memory(note_samples, spare_note_slots=extra_slots)
+    return eng, args
 
 
 # ---------------------------------------------------------------------- the note pool

@@ -230,13 +230,10 @@ def make_engine(shared: bool = False) -> Engine:
     """``shared``: the split engine the audio process runs, ring and voices in shared
     memory, notes read from the shared pool."""
     args = dict(sample_rate=SR, polyphony=64, max_block=MAX_BLOCK, adsr=Adsr(0.005, 0.05, 0.7, 0.4))
-    if not shared:
-        return Engine(**args)
-    from morphsynth.server.engine_memory import NotePool, SharedArrays
-
-    probe = Engine(**args)
-    return Engine(**args, shared=(SharedArrays.create(probe.shared_layout()),
-                                  NotePool.create(probe.n_slots + 64, SR)))
+    eng = Engine(**args)
+    if shared:
+        eng.share_memory(SR)
+    return eng
 
 
 def measured_round(eng: Engine, counter: NumpyAllocations, rounds: int = 2):

@@ -180,6 +180,23 @@ def test_stalled_render_never_delays_the_audio_callback(jack_server, parts, tmp_
     assert rms.min() > 0.1 * np.median(rms), rms.min()
 
 
+def run_with_own_jack_server(script: str, parts, tmp_path, timeout: float) -> dict:
+    """Run ``script`` (which starts and kills a JACK server of its own) in a fresh Python
+    with no JACK_* variables, and return the JSON dict it prints last."""
+    import json
+
+    from audio_graph import JackServer
+
+    if not JackServer.available():
+        pytest.skip("jackd is not installed")
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
+    proc = subprocess.run([sys.executable, "-c", script, tests, str(parts[0]), str(parts[1])],
+                          capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 JACK_RESTART = r"""
 import json, signal, sys, time
 from pathlib import Path
@@ -233,18 +250,7 @@ print(json.dumps(r), flush=True)
 def test_jack_server_killed_and_restarted_is_reported_and_the_server_plays_on(parts, tmp_path):
     """Device 'jack': kill the JACK server under a playing server, then start it again.
     (In a process of its own: libjack can crash a process whose other clients it serves.)"""
-    import json
-
-    from audio_graph import JackServer
-
-    if not JackServer.available():
-        pytest.skip("jackd is not installed")
-    tests = os.path.dirname(os.path.abspath(__file__))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
-    proc = subprocess.run([sys.executable, "-c", JACK_RESTART, tests, str(parts[0]), str(parts[1])],
-                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    r = run_with_own_jack_server(JACK_RESTART, parts, tmp_path, timeout=120)
     assert r == {"playing": True, "device_before": "jack", "lost_seen": True, "device_while_lost": "jack (lost)",
                  "clock_stopped_while_lost": True, "recovered": True, "device_after": "jack",
                  "playing_after": True, "note_after": True}
@@ -319,17 +325,6 @@ def test_portaudio_device_lost_is_reported_reopened_when_back_and_sigterm_still_
     """The default device path (PortAudio on JACK): the loss is reported, a new audio process
     plays again once the JACK server is back (PortAudio itself cannot reopen its stream), and
     a SIGTERM ends the process while the device is gone (PortAudio blocks for good then)."""
-    import json
-
-    from audio_graph import JackServer
-
-    if not JackServer.available():
-        pytest.skip("jackd is not installed")
-    tests = os.path.dirname(os.path.abspath(__file__))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
-    proc = subprocess.run([sys.executable, "-c", PORTAUDIO_LOSS, tests, str(parts[0]), str(parts[1])],
-                          capture_output=True, text=True, env=env, timeout=200, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    r = run_with_own_jack_server(PORTAUDIO_LOSS, parts, tmp_path, timeout=200)
     assert r == {"playing": True, "reported": True, "back": True, "voices_after": True, "lost_again": True,
                  "rc": 0, "said_so": True}
