@@ -1,7 +1,10 @@
 """The SoundFont dataset builder, on real FluidSynth renders."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -293,3 +296,13 @@ def test_a_second_build_into_the_same_folder_is_refused_while_one_runs(tmp_path)
     assert not (tmp_path / "nsynth-train").exists()
     build_soundfont_dataset([FLUID_R3], tmp_path, programs=[0], pitches=(60, 60), velocities=[100])
     assert len(nsynth.list_examples(tmp_path)) == 1
+
+
+def test_loading_fluidsynth_writes_nothing_to_stdout_even_under_ci():
+    # pyfluidsynth reports where it found the library on stdout when $CI is set.
+    code = ("from morphsynth.training.soundfont import FLUID_R3, render_note\n"
+            "assert render_note(FLUID_R3, 0, 60, hold_s=0.1, release_s=0.1).any()\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "CI": "1"}, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""

@@ -21,7 +21,9 @@ result is the same bytes whatever the synth rendered earlier.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +50,17 @@ def gm_group(program: int) -> str:
     return GM_GROUPS[program // 8]
 
 
-def _write_float_fn():
-    import fluidsynth
+def _fluidsynth():
+    """The pyfluidsynth module; its import-time library report goes to stderr, not stdout."""
+    # pyfluidsynth prints where it found libfluidsynth when $CI is set, which would
+    # corrupt anything this process writes to stdout (OSC replies piped on, WAV to "-").
+    with contextlib.redirect_stdout(sys.stderr):
+        import fluidsynth
+    return fluidsynth
 
-    fn = fluidsynth._fl.fluid_synth_write_float
+
+def _write_float_fn():
+    fn = _fluidsynth()._fl.fluid_synth_write_float
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                    ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
     fn.restype = ctypes.c_int
@@ -65,8 +74,7 @@ class SoundFontSynth:
     """
 
     def __init__(self, sf2: str | Path, sample_rate: int = 16000, gain: float = 0.5):
-        import fluidsynth
-
+        fluidsynth = _fluidsynth()
         path = Path(sf2)
         if not path.is_file():
             raise MorphsynthError(f"{path}: SoundFont not found")
