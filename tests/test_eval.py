@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from morphsynth.training.evaluate import centroid_smoothness, spectral_centroid_hz
+from morphsynth.training.evaluate import (centroid_smoothness, evaluate, load_eval_notes, models_in_run,
+                                          spectral_centroid_hz)
 
 
 def test_eval_command_writes_metrics_for_cae_and_both_baselines_with_figures(tiny_model_dir, tiny_dataset, tmp_path):
@@ -33,6 +34,24 @@ def test_eval_command_writes_metrics_for_cae_and_both_baselines_with_figures(tin
     for png in ("reconstructions.png", "interpolation_cae.png", "latent_map_cae.png", "latent_map_pca.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG", png
         assert f"]({png})" in report
+
+
+def test_on_pitch_accuracies_leave_out_notes_whose_originals_miss_their_label(tiny_model_dir, tiny_dataset,
+                                                                             tmp_path):
+    notes = load_eval_notes(tiny_dataset / "nsynth-train", 16, 0)
+    notes.pitch[::2] += 5                                  # half the originals now sound a fourth off
+    metrics = evaluate(models_in_run(tiny_model_dir), notes, tmp_path, n_pairs=4,
+                       pitch_method="autocorrelation", log=lambda line: None)
+    assert metrics["n_pitch_notes"] == 16
+    assert 6 <= metrics["n_pitched_notes"] <= 8              # only the relabelled ones (and at most 2 more) out
+    assert metrics["source_pitch_accuracy"] == metrics["n_pitched_notes"] / 16
+    assert metrics["n_pitched_pairs"] <= metrics["n_pairs"]
+    for name in ("cae", "pca", "shallow_ae"):
+        m = metrics[name]
+        # Judged on fewer notes, but never on a note the full measure does not also judge.
+        assert 0.0 <= m["pitch_accuracy_pitched"] <= 1.0
+        assert m["pitch_accuracy"] * 16 >= m["pitch_accuracy_pitched"] * metrics["n_pitched_notes"] - 1e-9
+    assert "on-pitch originals" in (tmp_path / "report.md").read_text()
 
 
 def test_centroid_smoothness_is_one_for_even_steps_and_four_for_a_single_jump():

@@ -41,6 +41,12 @@ def test_crepe_f0_resamples_other_rates_and_takes_a_single_note(notes):
     assert abs(cents_off(float(f0), midis[2])) < 50
 
 
+def test_pitch_hits_mark_each_note_and_only_the_mislabelled_one_misses(notes):
+    audio, midis = notes
+    hits = pitch.pitch_hits(audio, [midis[0], midis[1] + 1, midis[2]], 16000, method="autocorrelation")
+    assert hits.dtype == bool and hits.tolist() == [True, False, True]
+
+
 def test_pitch_accuracy_counts_a_semitone_off_label_as_a_miss(notes):
     audio, midis = notes
     assert pitch.pitch_accuracy(audio, [midis[0], midis[1], midis[2] + 1], 16000) == pytest.approx(2 / 3)

@@ -97,9 +97,9 @@ def autocorrelation_f0_batch(audio, sample_rate: int) -> torch.Tensor:
     return result[0] if single else result
 
 
-def pitch_accuracy(audios, pitches, sample_rate: int, cents: float = 50.0, method: str = "crepe",
-                   **crepe_options) -> float:
-    """Share of notes whose f0 lies within ±``cents`` of their MIDI pitch.
+def pitch_hits(audios, pitches, sample_rate: int, cents: float = 50.0, method: str = "crepe",
+               **crepe_options) -> np.ndarray:
+    """``[batch]`` bool: whether each note's f0 lies within ±``cents`` of its MIDI pitch.
 
     audios: ``[batch, n_samples]``; pitches: ``[batch]`` MIDI note numbers.
     method: ``"crepe"`` (:func:`crepe_f0`) or ``"autocorrelation"``.
@@ -114,5 +114,12 @@ def pitch_accuracy(audios, pitches, sample_rate: int, cents: float = 50.0, metho
         f0 = autocorrelation_f0_batch(x, sample_rate)
     else:
         raise MorphsynthError(f"method: unknown pitch method {method!r}; choose 'crepe' or 'autocorrelation'")
-    hits = [abs(cents_off(float(f), float(p))) <= cents for f, p in zip(f0.tolist(), midi.tolist())]
-    return float(np.mean(hits)) if hits else 0.0
+    return np.array([abs(cents_off(float(f), float(p))) <= cents for f, p in zip(f0.tolist(), midi.tolist())],
+                    dtype=bool)
+
+
+def pitch_accuracy(audios, pitches, sample_rate: int, cents: float = 50.0, method: str = "crepe",
+                   **crepe_options) -> float:
+    """Share of notes whose f0 lies within ±``cents`` of their MIDI pitch (see :func:`pitch_hits`)."""
+    hits = pitch_hits(audios, pitches, sample_rate, cents, method, **crepe_options)
+    return float(hits.mean()) if hits.size else 0.0

@@ -119,8 +119,9 @@ def plot_latent_map(z: np.ndarray, labels: Sequence[str], title: str, path: str 
 
 def metrics_table(metrics: dict, models: Sequence[str]) -> str:
     """Markdown table of the per-model metrics."""
-    lines = ["| model | latent | LSD dB | SC | pitch acc | interp pitch acc | centroid jump | notes |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | latent | LSD dB | SC | pitch acc | on-pitch originals | interp pitch acc | "
+             "on-pitch pairs | centroid jump | notes |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in models:
         m = metrics.get(name)
         if not m:
@@ -131,7 +132,8 @@ def metrics_table(metrics: dict, models: Sequence[str]) -> str:
             return "–" if v is None else format(v, fmt)
 
         lines.append(f"| {name} | {m.get('latent_dim', '–')} | {f('lsd_db', '.2f')} | {f('spectral_convergence', '.3f')} | "
-                     f"{f('pitch_accuracy', '.3f')} | {f('interp_pitch_accuracy', '.3f')} | "
+                     f"{f('pitch_accuracy', '.3f')} | {f('pitch_accuracy_pitched', '.3f')} | "
+                     f"{f('interp_pitch_accuracy', '.3f')} | {f('interp_pitch_accuracy_pitched', '.3f')} | "
                      f"{f('centroid_max_step_ratio', '.2f')} | {m.get('n_notes', '–')} |")
     return "\n".join(lines)
 
