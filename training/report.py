@@ -6,6 +6,7 @@ that importing this module stays cheap.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -70,7 +71,8 @@ def plot_reconstruction_grid(rows: Sequence[tuple[str, np.ndarray]], columns: Se
             if i == 0:
                 ax.set_title(col, fontsize=9)
             if j == 0:
-                ax.set_ylabel(label, fontsize=7)
+                # NSynth-style names are longer than a row is high: wrap them.
+                ax.set_ylabel("\n".join(textwrap.wrap(label.replace("_", " "), 22)), fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
