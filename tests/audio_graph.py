@@ -7,6 +7,8 @@ xrun figures mean something. Every client started by a test reads
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import shutil
 import signal
@@ -61,6 +63,10 @@ class JackServer:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        # A server killed by a test leaves its clients' semaphores and segments in /dev/shm.
+        for leftover in glob.glob(f"/dev/shm/jack*_{self.name}_*"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
 
     def __enter__(self) -> "JackServer":
         return self.start()
