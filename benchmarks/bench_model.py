@@ -49,24 +49,31 @@ def bench_device(device: torch.device, config, reps: int) -> list[tuple]:
         dec1 = timed(lambda: model.decode(z88[:1], pitch88[:1], vel88[:1]), reps, sync)
         enc88 = timed(lambda: model.encode(mag88, pitch88, vel88), reps, sync)
         dec88 = timed(lambda: model.decode(z88, pitch88, vel88), reps, sync)
-        steps = float("nan")
+        steps = {}
         if kind != "pca":
-            train_net = build_network(kind, cfg).to(device)
-            opt = torch.optim.AdamW(train_net.parameters(), lr=1e-4)
-            x = torch.randn(config.optim.batch_size, 513, 251, device=device)
-            p = pitch88[: x.shape[0]]
-            v = vel88[: x.shape[0]]
-
-            def step():
-                y, _ = train_net(x, p, v)
-                loss = (y - x).pow(2).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-
-            steps = 1.0 / timed(step, reps, sync)
+            precisions = [config.optim.precision] + (["fp32"] if kind == "cae" and config.optim.precision != "fp32" else [])
+            for precision in precisions:
+                steps[precision] = 1.0 / timed(train_step_fn(kind, cfg, config, precision, device), reps, sync)
         rows.append((kind, count_parameters(net), steps, enc1 * 1e3, dec1 * 1e3, enc88 * 1e3, dec88 * 1e3))
     return rows
+
+
+def train_step_fn(kind: str, cfg, config, precision: str, device: torch.device):
+    """One real optimiser step (``train.train_step``, the training layout and precision) on random notes."""
+    from dataclasses import replace
+
+    from morphsynth.training.synth_model import build_network
+    from morphsynth.training.train import Progress, TrainState, train_step, training_layout
+
+    net = training_layout(build_network(kind, cfg).to(device), device)
+    optim = replace(config.optim, precision=precision, warmup_steps=0)
+    state = TrainState(net, torch.optim.AdamW(net.parameters(), lr=1e-4), Progress(), optim, {"spec/mse": 1.0},
+                       device)
+    g = torch.Generator().manual_seed(1)
+    logmag = torch.log(torch.rand(config.optim.batch_size, 513, 251, generator=g) ** 4 + 1e-4).to(device)
+    pitch = torch.arange(40, 40 + config.optim.batch_size, device=device)
+    velocity = torch.full_like(pitch, 100)
+    return lambda: train_step(state, logmag, pitch, velocity)
 
 
 def main() -> None:
@@ -90,8 +97,13 @@ def main() -> None:
         rows = bench_device(device, config, args.reps)
         pca_dec = next(r[6] for r in rows if r[0] == "pca")
         for kind, params, steps, e1, d1, e88, d88 in rows:
-            print(f"{kind:<11} {params:>10,} {steps:>13.2f} {e1:>12.1f} {d1:>12.1f} {e88:>10.0f} {d88:>10.0f} "
-                  f"{d88 / pca_dec:>12.1f}")
+            for k, (precision, rate) in enumerate(steps.items() or [("", float("nan"))]):
+                name = kind if len(steps) < 2 else f"{kind} {precision}"
+                if k == 0:
+                    print(f"{name:<11} {params:>10,} {rate:>13.2f} {e1:>12.1f} {d1:>12.1f} {e88:>10.0f} {d88:>10.0f} "
+                          f"{d88 / pca_dec:>12.1f}")
+                else:
+                    print(f"{name:<11} {'':>10} {rate:>13.2f}")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,33 @@ def test_one_training_step_on_rendered_notes_reduces_the_loss(train_notes, kind)
     assert state.progress.step == 1
 
 
+def test_a_bf16_training_step_reduces_the_float32_loss_and_keeps_float32_weights(train_notes):
+    torch.manual_seed(0)
+    core = build_network("cae", {"latent_dim": 8, "width": 4, "max_channels": 16, "cond_dim": 16})
+    core.set_normalisation(*normalisation_stats(train_notes))
+    batch = train_notes.subset(list(range(8)))
+    weights = {"spec/mse": 1.0, "spec/sc": 0.05}
+    optim = OptimConfig(lr=3e-4, warmup_steps=0, precision="bf16")
+    state = TrainState(core, torch.optim.AdamW(core.parameters(), lr=optim.lr), Progress(), optim, weights,
+                       torch.device("cpu"))
+    before = _loss(core, batch, weights)
+    values = train_step(state, batch.logmag, batch.pitch, batch.velocity)
+    # The step saw the bfloat16 forward pass: close to the float32 loss, not equal to it.
+    assert values["total"] == pytest.approx(before, rel=0.05) and values["total"] != before
+    assert _loss(core, batch, weights) < before
+    assert all(p.dtype == torch.float32 for p in core.parameters())
+
+
+def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively():
+    from morphsynth.training.train import native_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    assert native_bf16(cpu) == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert not native_bf16(torch.device("meta"))
+
+
 def test_normalised_features_have_zero_mean_per_bin_and_unit_global_std(train_notes):
     mean, std = normalisation_stats(train_notes)
     core = build_network("pca", {"latent_dim": 2})
@@ -103,6 +130,9 @@ def test_unknown_loss_name_in_config_is_refused_naming_the_key(tmp_path):
         load_config(p, TrainConfig)
     p.write_text("model:\n  latent_dim: 0\n")
     with pytest.raises(ConfigError, match="latent_dim: must be >= 1"):
+        load_config(p, TrainConfig)
+    p.write_text("optim:\n  precision: fp8\n")
+    with pytest.raises(ConfigError, match="precision: must be one of fp32, bf16, auto, got 'fp8'"):
         load_config(p, TrainConfig)
 
 

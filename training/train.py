@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -201,6 +201,34 @@ class TrainState:
         return unwrap(self.net)
 
 
+def training_layout(net: nn.Module, device: torch.device) -> nn.Module:
+    """``net`` with its convolution weights in channels-last layout on CPU and CUDA (in place).
+
+    Same maths: oneDNN and cuDNN run these convolutions about a fifth faster that way.
+    Saved tensors are made contiguous, so weight files do not change.
+    """
+    if device.type in ("cpu", "cuda"):
+        net.to(memory_format=torch.channels_last)
+    return net
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions natively."""
+    try:
+        if device.type == "cuda":
+            return torch.cuda.is_bf16_supported()
+        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16``: the config's ``optim.precision`` with ``auto`` decided for ``device``."""
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
+
+
 def lr_at(step: int, total_steps: int, optim: OptimConfig) -> float:
     """Linear warm-up, then cosine decay to ``lr * min_lr_ratio``."""
     if step < optim.warmup_steps:
@@ -218,8 +246,9 @@ def train_step(state: TrainState, logmag: torch.Tensor, pitch: torch.Tensor, vel
     if state.optim.augment_gain_db > 0:
         logmag = random_gain(logmag.float(), state.optim.augment_gain_db)
     x = features(core, logmag)
-    x_hat, _ = state.net(x, pitch, velocity, state.optim.latent_noise)
-    losses = compute_losses(core, x_hat, x, list(state.loss_weights))
+    with torch.autocast(state.device.type, dtype=torch.bfloat16, enabled=state.optim.precision == "bf16"):
+        x_hat, _ = state.net(x, pitch, velocity, state.optim.latent_noise)
+    losses = compute_losses(core, x_hat.float(), x, list(state.loss_weights))
     total = weighted_total(losses, state.loss_weights)
     state.optimizer.zero_grad(set_to_none=True)
     total.backward()
@@ -364,6 +393,7 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
         log(f"cae baseline {config.model.baseline}" + (f" + PCA {explained.numel()}" if explained.numel() else "")
             + f" fitted in {time.perf_counter() - t0:.0f} s"
             + (f" (PCA explains {float(explained.sum()):.3f} of what the mean leaves)" if explained.numel() else ""))
+    training_layout(core, device)
     optimizer = torch.optim.AdamW(core.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     progress = Progress()
     if resume:
@@ -376,7 +406,10 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
                 f"(best valid LSD {progress.best_valid:.2f} dB at epoch {progress.best_epoch})")
     net = wrap(core, dist, device)
     weights = {k: v for k, v in config.loss.items() if v > 0}
-    state = TrainState(net, optimizer, progress, config.optim, weights, device, dist)
+    optim = replace(config.optim, precision=resolve_precision(config.optim.precision, device))
+    if dist.is_main and optim.precision != config.optim.precision:
+        log(f"precision {config.optim.precision}: {optim.precision} on {device}")
+    state = TrainState(net, optimizer, progress, optim, weights, device, dist)
     from morphsynth.config import to_dict
 
     run_extra = {"train_config": to_dict(config)}
@@ -384,7 +417,8 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
     def on_best(best_core: SpectralAutoencoder, metrics: dict) -> None:
         info = _run_info(config, train_notes, {"epoch": state.progress.epoch, "step": state.progress.step,
                                                 "valid_lsd_db": round(metrics["lsd_db"], 4),
-                                                "valid_sc": round(metrics["sc"], 4), **baseline_info})
+                                                "valid_sc": round(metrics["sc"], 4), "precision": optim.precision,
+                                                **baseline_info})
         save_synth_model(best_core, out_dir, name=config.name, stft=stft, info=info)
 
     def on_epoch(s: TrainState) -> None:
@@ -397,7 +431,8 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
         on_epoch=on_epoch, log=log, progress_bar=progress_bar, desc="cae")
     summary = {"best_epoch": progress.best_epoch, "best_valid_lsd_db": progress.best_valid,
                "epochs": progress.epoch, "steps": progress.step, "elapsed_s": progress.elapsed_s,
-               "world_size": dist.world_size, "replica_checksums": replica_checksums(core, dist)}
+               "precision": optim.precision, "world_size": dist.world_size,
+               "replica_checksums": replica_checksums(core, dist)}
     if dist.is_main:
         save_checkpoint(ckpt_dir, core, optimizer, progress, stft, run_extra)
         _write_history(out_dir, progress.history)

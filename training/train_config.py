@@ -20,6 +20,7 @@ from morphsynth.training.model import CaeConfig
 
 LOSS_NAMES = ("spec/mse", "spec/l1", "spec/sc")
 BASELINE_NAMES = ("pca", "shallow_ae")
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 @dataclass
@@ -35,6 +36,10 @@ class OptimConfig:
     patience: int = 20  # early stopping: epochs without a better validation loss
     augment_gain_db: float = 0.0  # random per-note gain, uniform in ±this many dB (unseen instruments differ in level)
     latent_noise: float = 0.0  # Gaussian noise on the latent while training, in batch standard deviations
+    # "bf16": the forward pass runs under bfloat16 autocast; losses, gradients, the optimiser and
+    # validation stay float32. "auto": bf16 where the CPU (AVX512-BF16, AMX) or GPU computes it
+    # natively, fp32 elsewhere (emulated bfloat16 would be slower than float32).
+    precision: str = "fp32"
 
     def validate(self) -> None:
         if self.lr <= 0:
@@ -51,6 +56,8 @@ class OptimConfig:
             raise ValueError("augment_gain_db and latent_noise: must be >= 0")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes: must be > 0, got {self.max_minutes}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 @dataclass
