@@ -29,12 +29,14 @@ SEGMENTS = [("attack, frames 0-9 (0-0.16 s)", 0, 10), ("early sustain, 10-59", 1
 LEVELS = [("at the -80 dB floor", -81.0, -79.9), ("-80 to -60 dB", -79.9, -60.0), ("-60 to -40 dB", -60.0, -40.0),
           ("-40 to -20 dB", -40.0, -20.0), ("-20 to 0 dB", -20.0, 0.1)]
 ORACLES = [(3, 1), (9, 1), (1, 3), (3, 3)]
+LOSS = {"spec/mse": 1.0, "spec/sc": 0.05}  # the shipped recipe's training loss
 
 
 def squared_db_error(ref: torch.Tensor, est: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """ref, est: ``[n, bins, frames]`` magnitudes → (squared dB error, reference dB), both ``[n, bins, frames]``.
 
-    Levels are relative to each note's peak and floored at -80 dB, as in the LSD metric.
+    Levels are relative to each note's peak and floored at -80 dB, as in the LSD metric:
+    ``error.mean(-2).sqrt().mean(-1)`` is :func:`log_spectral_distance`.
     """
     from morphsynth.training.metrics import amplitude_to_db
 
@@ -54,7 +56,7 @@ def smoothed(mag: torch.Tensor, frames: int, bins: int) -> torch.Tensor:
 def refined_lsd(model, notes, n: int, steps: int, lr: float = 0.05) -> tuple[float, float]:
     """Mean LSD of the first ``n`` notes with the encoder's latent, and after ``steps`` Adam steps on it."""
     from morphsynth.training.metrics import log_spectral_distance
-    from morphsynth.training.train import compute_losses
+    from morphsynth.training.train import compute_losses, weighted_total
 
     net = model.net
     before, after = [], []
@@ -69,8 +71,7 @@ def refined_lsd(model, notes, n: int, steps: int, lr: float = 0.05) -> tuple[flo
         opt = torch.optim.Adam([z], lr=lr)
         for _ in range(steps):
             opt.zero_grad()
-            losses = compute_losses(net, net.decode(z, p, v), x, ["spec/mse", "spec/sc"])
-            (losses["spec/mse"] + 0.05 * losses["spec/sc"]).backward()
+            weighted_total(compute_losses(net, net.decode(z, p, v), x, list(LOSS)), LOSS).backward()
             opt.step()
         after.append(log_spectral_distance(mag, model.decode(z.detach(), p, v)))
     return float(torch.cat(before).mean()), float(torch.cat(after).mean())
@@ -97,11 +98,10 @@ def main() -> None:
     models = {"model": load_synth_model(args.model)}
     models.update({name: load_synth_model(base / name) for name in ("pca", "shallow_ae") if (base / name).is_dir()})
     names = list(models)
-    errors, ref_db, lsd = {}, None, {}
+    errors, ref_db = {}, None
     for name, model in models.items():
-        _, est = reconstruct_all(model, notes)
-        errors[name], ref_db = squared_db_error(notes.mag, est)
-        lsd[name] = float(log_spectral_distance(notes.mag, est).mean())
+        errors[name], ref_db = squared_db_error(notes.mag, reconstruct_all(model, notes)[1])
+    lsd = {name: float(e.mean(-2).sqrt().mean()) for name, e in errors.items()}
 
     print(f"{len(notes)} notes of {args.data}; model {args.model}")
     print("\n| LSD dB by stretch | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))

@@ -143,14 +143,13 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
     sample_rate = next(iter(models.values())).stft.sample_rate
     do_pitch = pitch_method != "none"
 
+    from morphsynth.training.pitch import hit_rate
+
     def hits(mags: torch.Tensor, pitches: torch.Tensor) -> np.ndarray:
         from morphsynth.training.pitch import pitch_hits
 
         audio = reconstruct(mags, method=phase)
         return pitch_hits(audio, pitches.tolist(), sample_rate, method=pitch_method)
-
-    def share(h: np.ndarray) -> float:
-        return float(h.mean()) if h.size else 0.0
 
     lo, hi = PITCH_RANGE
     pitch_idx = [i for i in range(len(notes)) if lo <= int(notes.pitch[i]) <= hi]
@@ -168,7 +167,7 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
     if do_pitch:
         judged = sorted(set(pitch_idx) | {i for k in pitch_pairs for i in pairs[k]})
         on_pitch = dict(zip(judged, hits(notes.mag[judged], notes.pitch[judged]).tolist()))
-        results["source_pitch_accuracy"] = share(np.array([on_pitch[i] for i in pitch_idx]))
+        results["source_pitch_accuracy"] = hit_rate(np.array([on_pitch[i] for i in pitch_idx]))
         pitched = [k for k, i in enumerate(pitch_idx) if on_pitch[i]]
         pitched_pairs = [j for j, k in enumerate(pitch_pairs) if on_pitch[pairs[k][0]] and on_pitch[pairs[k][1]]]
         results["n_pitched_notes"], results["n_pitched_pairs"] = len(pitched), len(pitched_pairs)
@@ -197,12 +196,12 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
             m["centroid_max_step_ratio"], m["centroid_monotonic"] = centroid_smoothness(cent)
         if do_pitch:
             h = hits(mag[pitch_idx], notes.pitch[pitch_idx])
-            m["pitch_accuracy"], m["pitch_accuracy_pitched"] = share(h), share(h[pitched])
+            m["pitch_accuracy"], m["pitch_accuracy_pitched"] = hit_rate(h), hit_rate(h[pitched])
             if pitch_pairs:
                 sel = torch.tensor(pitch_pairs)
                 h = hits(interp_mags[name][2][sel], notes.pitch[ia][sel])
-                m["interp_pitch_accuracy"] = share(h)
-                m["interp_pitch_accuracy_pitched"] = share(h[pitched_pairs])
+                m["interp_pitch_accuracy"] = hit_rate(h)
+                m["interp_pitch_accuracy_pitched"] = hit_rate(h[pitched_pairs])
         results[name] = m
         log(f"{name}: LSD {m['lsd_db']:.2f} dB  SC {m['spectral_convergence']:.3f}"
             + (f"  pitch {m['pitch_accuracy']:.3f}" if "pitch_accuracy" in m else "")

@@ -121,5 +121,9 @@ def pitch_hits(audios, pitches, sample_rate: int, cents: float = 50.0, method: s
 def pitch_accuracy(audios, pitches, sample_rate: int, cents: float = 50.0, method: str = "crepe",
                    **crepe_options) -> float:
     """Share of notes whose f0 lies within ±``cents`` of their MIDI pitch (see :func:`pitch_hits`)."""
-    hits = pitch_hits(audios, pitches, sample_rate, cents, method, **crepe_options)
+    return hit_rate(pitch_hits(audios, pitches, sample_rate, cents, method, **crepe_options))
+
+
+def hit_rate(hits: np.ndarray) -> float:
+    """Share of ``True`` in ``hits`` (0 for none)."""
     return float(hits.mean()) if hits.size else 0.0
