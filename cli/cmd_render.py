@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", help="model folder (default: the shipped models/default)")
     p.add_argument("--library", help="latent library (default: MODEL/library.safetensors)")
     p.add_argument("--source", action="append", required=True, metavar="NAME[:WEIGHT]",
-                   help="a library source and its weight (default 1); repeat to mix; a unique prefix of a name works")
+                   help="a library source and its weight (default 1); repeat to mix; the start of a name picks the first match (flute: the first flute)")
     p.add_argument("--xy", nargs=2, type=float, metavar=("X", "Y"),
                    help="XY pad position in [0,1]^2 with 4 sources at the corners (0,0),(1,0),(0,1),(1,1)")
     p.add_argument("--slerp", action="store_true", help="spherical interpolation between exactly 2 sources")

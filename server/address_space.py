@@ -72,7 +72,8 @@ TABLE: tuple[Address, ...] = (
             "Sustain pedal.", "sustain", group="Notes"),
     Address("/panic", (), "Fade out every voice at once and reset pedal and bend.", "panic", group="Notes"),
     # ------------------------------------------------------------------ morph
-    Address("/morph/sources", (Arg("name", "s", "library source name (or a unique prefix)", repeat=True),),
+    Address("/morph/sources", (Arg("name", "s", "library source name, or the start of one (a family such as "
+                                   "flute picks its first instrument) or part of one", repeat=True),),
             "Choose the sources to mix (1 to 16). With four, /morph/xy puts them at the corners "
             "(0,0) (1,0) (0,1) (1,1); weights restart equal (or from the current x, y with four).",
             "morph_sources", group="Morph"),
@@ -108,7 +109,11 @@ TABLE: tuple[Address, ...] = (
                         Arg("duration", "f", "note length", "s", 0.05, 60, optional=True, default=None)),
             "Render one note of the current morph to a WAV file on a worker thread.",
             "render", asynchronous=True, reply="/done /render path", group="Files"),
-    Address("/library/list", (), "List the library's source names.", "library_list",
+    Address("/library/list", (Arg("filter", "s", "only the names that contain this text (case-insensitive)",
+                                  optional=True, default=""),),
+            "List the library's source names (all, or those that contain the filter; a reply may be "
+            "empty). Over UDP a reply must fit one datagram: a library of thousands of sources "
+            "answers /fail there, so ask with a filter or over TCP.", "library_list",
             reply="/library/list.reply name...", group="Files"),
     Address("/library/add", (Arg("path", "s", "audio file of one note, relative to the configured input folder "
                                  "(or absolute inside it)"),
@@ -224,7 +229,8 @@ def markdown() -> str:
         "argument, `...` one or more.",
         "",
         "**Replies** go to the sender's address (on TCP, its connection), or to the port it "
-        "registered with `/reply/port` or `/notify 1 port`. Every malformed, unknown or out-of-range "
+        "registered with `/reply/port`; notifications go to the port given to `/notify 1 port`. A "
+        "reply too long for one UDP datagram (65,507 bytes) is answered by `/fail` instead. Every malformed, unknown or out-of-range "
         "message is answered by exactly one `/fail address reason`, and the server goes on. "
         "Asynchronous commands answer `/done address ...` when finished (or `/fail`).",
         "",

@@ -95,6 +95,7 @@ class Library:
     mode: str = "nearest"
     _rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _velocities: list[int] = field(default_factory=list, repr=False)
+    _folded: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if self.pca_mean is None:
@@ -104,6 +105,7 @@ class Library:
     def _index(self) -> None:
         src = self.source_index.numpy()
         self._rows = {name: np.flatnonzero(src == i) for i, name in enumerate(self.names)}
+        self._folded = [name.casefold() for name in self.names]
         # Every note-on snaps its velocity: keep the sorted set at hand.
         self._velocities = sorted({int(v) for v in self.velocities.tolist()})
 
@@ -126,22 +128,20 @@ class Library:
         return min(self._velocities, key=lambda v: (abs(v - velocity), -v))
 
     def resolve(self, name: str) -> str:
-        """The source called ``name``, else the only one whose name starts with it, else
-        the only one whose name contains it."""
+        """The source called ``name``; else the first source, in library order, whose name
+        starts with it (so a family such as ``flute`` gives that family's first instrument);
+        else the first whose name contains it. Case is ignored after the exact name."""
         if name in self._rows:
             return name
-        matches = [n for n in self.names if n.startswith(name)]
-        if len(matches) == 1:
-            return matches[0]
-        if not matches and name:
-            matches = [n for n in self.names if name in n]
-            if len(matches) == 1:
-                return matches[0]
-        if not matches:
-            few = ", ".join(self.names[:8]) + (", ..." if len(self.names) > 8 else "")
-            raise MorphsynthError(f"unknown source '{name}' (library has {len(self.names)}: {few})")
-        few = ", ".join(matches[:6]) + (", ..." if len(matches) > 6 else "")
-        raise MorphsynthError(f"source '{name}' is ambiguous ({len(matches)} match: {few})")
+        key = name.casefold()
+        if key:
+            for found in (str.startswith, str.__contains__):
+                for source, folded in zip(self.names, self._folded):
+                    if found(folded, key):
+                        return source
+        families = ", ".join(sorted({f for f in self.families if f}))
+        raise MorphsynthError(f"unknown source '{name}' (the library's {len(self.names)} sources are in the "
+                              f"families {families}; /library/list shows them)")
 
     def starting_sources(self, n: int = 4) -> list[str]:
         """The sources a server starts with: the first source of each of the first ``n``

@@ -37,6 +37,8 @@ log = logging.getLogger("morphsynth.osc")
 
 SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 MAX_TCP_PACKET = 1 << 20
+MAX_UDP_REPLY = 65_507         # the largest payload of one UDP datagram over IPv4
+MAX_REASON = 1000              # characters of a /fail reason (it may quote a long argument)
 MAX_ADDRESS = 256              # bytes of an address (pattern) that are looked up
 MAX_WILDCARDS = 8              # '*' and '?' in one address pattern
 MAX_BUNDLE_DEPTH = 32          # bundles nested inside bundles
@@ -90,11 +92,17 @@ class Sender:
         raise NotImplementedError
 
     def fail(self, address: str, reason: str) -> None:
+        if len(reason) > MAX_REASON:
+            reason = reason[:MAX_REASON - 3] + "..."
         self.send("/fail", address, reason)
 
     @property
     def host(self) -> str:
         return str(self.key[0])
+
+
+class ReplyTooLarge(MorphsynthError):
+    """A reply that one UDP datagram cannot carry; the text is the /fail reason."""
 
 
 class UdpSender(Sender):
@@ -105,8 +113,13 @@ class UdpSender(Sender):
         self.key = addr
 
     def send(self, address: str, *args) -> None:
+        packet = build_message(address, *args)
+        if len(packet) > MAX_UDP_REPLY:
+            # sendto would fail with EMSGSIZE and the client would hear nothing.
+            raise ReplyTooLarge(f"the reply {address} is {len(packet):,} bytes, more than one UDP datagram "
+                                f"carries ({MAX_UDP_REPLY:,}): ask for less, or over TCP")
         target = self.server.reply_ports.get(self.key, self.key)
-        self.server.send_udp(target, build_message(address, *args))
+        self.server.send_udp(target, packet)
 
 
 class TcpSender(Sender):
@@ -267,8 +280,11 @@ class Handlers:
         confined_path(self.c.output_dir, path, "render")
         self.jobs.submit(job)
 
-    def library_list(self, s):
-        return ("/library/list.reply", *self.c.library_names())
+    def library_list(self, s, text):
+        names = self.c.library_names()
+        if text:
+            names = [n for n in names if text.casefold() in n.casefold()]
+        return ("/library/list.reply", *names)
 
     def library_add(self, s, path, name):
         from morphsynth.server.control import confined_path
@@ -391,7 +407,10 @@ class OscServer:
                 sender.fail(address.path, f"internal error: {type(exc).__name__}: {_one_line(exc)}")
                 return
             if result is not None:
-                sender.send(*result)
+                try:
+                    sender.send(*result)
+                except ReplyTooLarge as exc:
+                    sender.fail(address.path, str(exc))
 
         handle.address = address
         return handle

@@ -122,10 +122,19 @@ def test_sources_resolve_by_unique_prefix_and_unknown_names_fail(built):
     assert lib.resolve(prefix) == full
     # Names end in the GM program number, unique in the tiny dataset: a substring finds it.
     assert lib.resolve("gm" + full[-3:]) == full
-    with pytest.raises(MorphsynthError, match="ambiguous"):
-        lib.resolve("fluidr3")
-    with pytest.raises(MorphsynthError, match="unknown source 'nope'"):
+    # Text that several names share picks the first of them in library order.
+    assert lib.resolve("fluidr3") == next(n for n in lib.names if "fluidr3" in n)
+    with pytest.raises(MorphsynthError, match="unknown source 'nope'") as err:
         lib.resolve("nope")
+    assert all(family in str(err.value) for family in lib.families)
+
+
+def test_a_family_name_in_any_case_resolves_to_its_first_instrument(built):
+    lib = Library.load(built)
+    for family in set(lib.families):
+        first = lib.names[lib.families.index(family)]
+        assert lib.resolve(family) == first
+        assert lib.resolve(family.upper()) == first
 
 
 def test_knob_axes_are_orthonormal_and_scaled_by_their_spread():
@@ -248,3 +257,13 @@ def test_starting_sources_take_one_instrument_from_each_of_the_first_four_famili
     first_families = list(dict.fromkeys(lib.families))[:4]
     for name, family in zip(start, first_families):
         assert name == lib.names[lib.families.index(family)]   # the first of its family
+
+
+def test_family_names_in_the_pd_help_examples_pick_instruments_of_the_shipped_library():
+    from pathlib import Path
+
+    lib = Library.load(Path(__file__).resolve().parents[1] / "models" / "default" / "library.safetensors")
+    assert sum(n.startswith("flute") for n in lib.names) > 1
+    picked = [lib.resolve(name) for name in ("keyboard", "flute", "string", "organ")]
+    assert picked == [next(n for n in lib.names if n.startswith(f)) for f in ("keyboard", "flute", "string", "organ")]
+    assert picked[0] == "keyboard_acoustic_fluidr3gm000"    # GM program 0: the acoustic grand piano

@@ -159,6 +159,18 @@ def test_library_list_replies_with_every_source_name(rig):
     assert list(reply[1:]) == rig.renderer.library.names and len(reply) == 11
 
 
+def test_library_list_with_a_filter_replies_with_the_names_that_contain_it(rig):
+    names = rig.renderer.library.names
+    (reply,) = send(rig, "/library/list", "ACOUSTIC").replies
+    assert list(reply[1:]) == [n for n in names if "acoustic" in n] and 1 < len(reply) - 1 < len(names)
+    assert send(rig, "/library/list", "no such text").replies == [("/library/list.reply",)]
+
+
+def test_a_fail_reason_quoting_a_long_argument_is_cut_to_a_thousand_characters(rig):
+    (reply,) = send(rig, "/morph/sources", "x" * 5000).replies
+    assert reply[:2] == ("/fail", "/morph/sources") and len(reply[2]) == 1000 and reply[2].endswith("...")
+
+
 def test_morph_xy_and_weights_and_ramp_reach_the_renderer(rig):
     names = rig.renderer.library.names
     assert rig.renderer.morph.sources == tuple(names[:4])

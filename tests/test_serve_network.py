@@ -98,6 +98,39 @@ def test_reply_port_sends_replies_where_the_client_listens(served):
     sender.close()
 
 
+def test_a_library_list_too_long_for_one_udp_datagram_fails_over_udp_and_arrives_over_tcp(parts, tmp_path):
+    import torch
+
+    from morphsynth.server.library import Library
+
+    small = Library.load(parts[1])
+    n = 2000   # about 72 KB of names: over the 65,507 bytes of one UDP datagram
+    names = [f"{small.names[i % len(small.names)]}_variation{i:04d}" for i in range(n)]
+    big = Library(small.latents[:1].repeat(n, 1), small.pitches[:1].repeat(n), small.velocities[:1].repeat(n),
+                  torch.arange(n), names, [small.families[i % len(small.names)] for i in range(n)],
+                  small.model_hash, small.model_name)
+    big.save(tmp_path / "big.safetensors")
+    cfg = ServeConfig()
+    cfg.midi.port, cfg.audio.device, cfg.osc.port = "none", "null", 0
+    cfg.osc.tcp_port = free_port(socket.SOCK_STREAM)
+    cfg.paths.output_dir = str(tmp_path / "out")
+    server = SynthServer(cfg, neural_renderer(parts[0], tmp_path / "big.safetensors")).start()
+    try:
+        c = udp_client(server)
+        c.send_message("/library/list", [])
+        msg = reply(c)
+        assert msg.address == "/fail" and msg.params[0] == "/library/list" and "UDP datagram" in msg.params[1]
+        c.send_message("/library/list", ["variation199"])    # ten names
+        msg = reply(c)
+        assert msg.address == "/library/list.reply" and msg.params == [x for x in names if "variation199" in x]
+        t = SimpleTCPClient("127.0.0.1", server.osc.tcp_port, mode="1.1")
+        t.send_message("/library/list", [])
+        assert next(t.get_messages(10)).params == names
+        t.close()
+    finally:
+        server.stop()
+
+
 def test_tcp_slip_framing_from_python_osc_gets_replies_on_the_connection(served):
     c = SimpleTCPClient("127.0.0.1", served.osc.tcp_port, mode="1.1")
     c.send_message("/library/list", [])

@@ -402,7 +402,7 @@ PD_EXAMPLES = {
     "/adsr": ["0.01 0.2 0.7 0.5", "0.005 0.1 0.8 0.3"],
     "/gain": ["-6", "-12"],
     "/render": ["list note.wav 60 100", "list long.wav 48 90 4"],
-    "/library/list": ["bang"],
+    "/library/list": ["bang", "symbol flute"],
     "/library/add": ["list mynote.wav mine"],
     "/status": ["bang"],
     "/notify": ["1", "0"],
