@@ -17,6 +17,7 @@ import numpy as np
 
 from morphsynth.errors import MorphsynthError
 from morphsynth.server.engine import Engine
+from morphsynth.server.native_noise import jack_module
 
 NO_DEVICE_HINT = ("run with --audio null to play without a device "
                   "(add --record out.wav to keep what is played)")
@@ -283,7 +284,7 @@ class JackOutput:
     def __init__(self, engine: Engine, sample_rate: int, channels: int = 2, recorder: Recorder | None = None,
                  client_name: str = "morphsynth", retry_s: float = 0.5):
         try:
-            import jack  # noqa: F401
+            jack_module()
         except ImportError:
             raise MorphsynthError("audio: device 'jack' needs the JACK-Client package "
                                   f"(pip install JACK-Client); {NO_DEVICE_HINT}") from None
@@ -307,8 +308,7 @@ class JackOutput:
         return "jack" if self._client is not None else "jack (lost)"
 
     def _connect(self) -> None:
-        import jack
-
+        jack = jack_module()
         try:
             client = jack.Client(self.client_name, no_start_server=True)
         except jack.JackError as exc:

@@ -18,6 +18,7 @@ import threading
 from typing import Callable
 
 from morphsynth.errors import MorphsynthError
+from morphsynth.server.native_noise import jack_module, quiet_device_probe
 from morphsynth.server.server_config import MidiSettings
 
 log = logging.getLogger("morphsynth.midi")
@@ -145,8 +146,7 @@ class JackMidiWatch:
     """
 
     def __init__(self, port_name: str, on_gone: Callable[[], None], interval_s: float = 0.1):
-        import jack
-
+        jack = jack_module()
         self.port_name = port_name
         self.on_gone = on_gone
         self.interval_s = interval_s
@@ -199,17 +199,18 @@ class MidiInput:
         self.watch: JackMidiWatch | None = None
 
     def open(self) -> "MidiInput":
-        try:
-            return self._open(self.settings.api)
-        except MorphsynthError:
-            # Linux machines with JACK but no ALSA sequencer still have JACK MIDI.
-            if self.settings.api != "auto":
-                raise
+        with quiet_device_probe():
             try:
-                return self._open("UNIX_JACK")
+                return self._open(self.settings.api)
             except MorphsynthError:
-                pass
-            raise
+                # Linux machines with JACK but no ALSA sequencer still have JACK MIDI.
+                if self.settings.api != "auto":
+                    raise
+                try:
+                    return self._open("UNIX_JACK")
+                except MorphsynthError:
+                    pass
+                raise
 
     def _open(self, api: str) -> "MidiInput":
         s = self.settings

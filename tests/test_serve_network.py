@@ -262,6 +262,41 @@ def test_serve_without_an_audio_device_says_how_to_continue_in_one_line(parts, t
     assert "Traceback" not in proc.stderr
 
 
+def without_jack_server():
+    """The environment of a machine where no JACK server runs (under a name nobody uses)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
+    env.update(JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=f"morphsynth-none-{os.getpid()}")
+    return env
+
+
+def test_serve_with_no_jack_server_says_so_in_one_line_without_libjack_noise(parts):
+    model_dir, library = parts
+    proc = subprocess.run(
+        [sys.executable, "-m", "morphsynth", "serve", "--audio", "jack", "--midi", "none",
+         "--port", str(free_port()), "--tcp-port", "0", "--model", str(model_dir), "--library", str(library)],
+        capture_output=True, text=True, env=without_jack_server(), timeout=120)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("morphsynth: error: audio: no JACK server"), proc.stderr
+
+
+def test_serve_without_a_midi_system_plays_on_and_says_midi_is_off_in_its_one_line(parts, tmp_path):
+    model_dir, library = parts
+    (tmp_path / "serve.yaml").write_text("midi:\n  api: UNIX_JACK\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "morphsynth", "serve", "--config", str(tmp_path / "serve.yaml"), "--audio", "null",
+         "--port", str(free_port()), "--tcp-port", "0", "--model", str(model_dir), "--library", str(library)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=without_jack_server())
+    try:
+        first = proc.stderr.readline()
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert first.startswith("morphsynth: serving") and "MIDI off (--midi virtual: cannot open" in first, first + rest
+    assert proc.returncode == 0 and rest.strip() == "", rest
+
+
 PD_PATCH = """#N canvas 0 50 600 400 12;
 #X obj 20 20 r note;
 #X obj 20 50 oscformat note on;
