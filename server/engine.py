@@ -33,7 +33,7 @@ FREE, HELD, RELEASED, STOLEN = 0, 1, 2, 3
 # Envelope stages.
 ATTACK, DECAY, SUSTAIN, RELEASE, FADE, DONE = 0, 1, 2, 3, 4, 5
 # Ring commands.
-_NOTE_ON, _NOTE_OFF, _SUSTAIN, _BEND, _NOTE_BEND, _PRESSURE, _PANIC, _ADSR, _GAIN = range(9)
+_NOTE_ON, _NOTE_OFF, _SUSTAIN, _BEND, _NOTE_BEND, _PRESSURE, _PANIC, _ADSR, _GAIN, _RETARGET = range(10)
 
 N_CHANNELS = 16
 # Counters both sides of a split engine read (slots of ``Engine._counters``).
@@ -42,7 +42,8 @@ CALLBACK_TIMES = 1 << 17   # callback durations kept (about 12 minutes of 256-fr
 # Per-voice and per-channel arrays that live in shared memory when the engine is split.
 SHARED_ARRAYS = ("state", "stage", "env", "release_step", "pos", "base_rate", "rate", "bend", "note_bend",
                  "amp", "level", "pitch", "note_id", "channel", "started", "released_at", "sustained",
-                 "looping", "length", "loop_start", "loop_end", "xfade", "voice_slot", "channel_bend",
+                 "looping", "length", "loop_start", "loop_end", "xfade", "voice_slot", "note_vel", "swap_left",
+                 "swap_len", "prev_slot", "pend_slot", "pend_length", "pend_loop", "channel_bend",
                  "channel_pressure", "sustain_on", "_cmd_kind", "_cmd_int", "_cmd_float", "_counters",
                  "_levels", "_callback_times")
 
@@ -81,6 +82,11 @@ class Adsr:
                 raise MorphsynthError(f"adsr {name}: {value} s is outside 0..60 s")
         if not (0.0 <= self.sustain <= 1.0):
             raise MorphsynthError(f"adsr sustain: {self.sustain} is outside 0..1")
+
+
+def _note_velocity(note) -> int:
+    """The library velocity a note was rendered at (0 when it does not say)."""
+    return int(getattr(note, "velocity", 0) or 0)
 
 
 def check_playable(note) -> None:
@@ -126,7 +132,7 @@ class Engine:
     def __init__(self, sample_rate: int = 48000, polyphony: int = 64, max_block: int = 4096,
                  adsr: Adsr = Adsr(), gain_db: float = -6.0, fade_ms: float = 5.0,
                  loop_xfade_ms: float = 40.0, bend_smooth_ms: float = 10.0, ring_size: int = 4096,
-                 shared=None):
+                 swap_ms: float = 30.0, shared=None):
         if polyphony < 1:
             raise MorphsynthError(f"polyphony: {polyphony} must be at least 1")
         self.sample_rate = int(sample_rate)
@@ -135,6 +141,7 @@ class Engine:
         self.fade_s = fade_ms / 1000.0
         self.loop_xfade = max(1, int(loop_xfade_ms * sample_rate / 1000.0))
         self.bend_tau_s = bend_smooth_ms / 1000.0
+        self.swap_frames = max(1, int(swap_ms * sample_rate / 1000.0))
         self._counters = np.zeros(_N_COUNTERS, np.int64)
         self._levels = np.zeros(1, np.float64)   # the last block's peak
         self._callback_times = np.zeros(CALLBACK_TIMES, np.float64)   # seconds, a ring
@@ -166,6 +173,18 @@ class Engine:
         self.xfade = np.ones(n_slots, np.int64)
         self.voice_slot = np.full(n_slots, -1, np.int32)   # the note-pool slot each voice plays
         self.buffers: list[np.ndarray | None] = [None] * n_slots
+        # A sounding voice retargeted to a new render of its key (the morph moved) plays on
+        # from the same position and crossfades from its previous buffer over swap_len frames;
+        # a retarget that arrives during a crossfade waits as the pending note.
+        self.note_vel = np.zeros(n_slots, np.int32)       # the library velocity of the note played
+        self.swap_left = np.zeros(n_slots, np.int64)      # frames of the crossfade still to play
+        self.swap_len = np.ones(n_slots, np.int64)
+        self.prev_slot = np.full(n_slots, -1, np.int32)   # pool slot of the buffer faded out
+        self.pend_slot = np.full(n_slots, -1, np.int32)   # pool slot of the pending note
+        self.pend_length = np.zeros(n_slots, np.int64)
+        self.pend_loop = np.zeros((n_slots, 2), np.int64)
+        self.prev_buffers: list[np.ndarray | None] = [None] * n_slots
+        self.pend_notes: list[object | None] = [None] * n_slots
         self._order = 0
 
         self.channel_bend = np.zeros(N_CHANNELS, np.float64)
@@ -190,6 +209,7 @@ class Engine:
         self._mask = np.zeros(m, np.bool_)
         self._t32 = np.zeros(m, np.float32)
         self._kk = np.zeros(m, np.float64)
+        self._prev = np.zeros(m, np.float64)
         # All voices at once: flat buffers viewed as [k, n] (contiguous for any k, n).
         self._idx2 = np.zeros(n_slots * m, np.float64)
         self._fl2 = np.zeros(n_slots * m, np.float64)
@@ -201,8 +221,8 @@ class Engine:
 
         self._ring_size = int(ring_size)
         self._cmd_kind = np.zeros(self._ring_size, np.int32)
-        # pitch, channel, note id; for a pooled note-on also slot, length, loop start, loop end
-        self._cmd_int = np.zeros((self._ring_size, 7), np.int64)
+        # pitch, channel, note id, note velocity; for a pooled note also slot, length, loop start, loop end
+        self._cmd_int = np.zeros((self._ring_size, 8), np.int64)
         self._cmd_float = np.zeros((self._ring_size, 4), np.float64)
         self._cmd_obj: list[object] = [None] * self._ring_size
         self._produce = threading.Lock()
@@ -253,6 +273,7 @@ class Engine:
         self._v_le = np.zeros(s, np.int64)
         self._v_xf = np.zeros(s, np.int64)
         self._v_len1 = np.zeros(s, np.int64)
+        self._v_sw = np.zeros(s, np.int64)
         self._v_m1 = np.zeros(s, np.bool_)
         self._v_m2 = np.zeros(s, np.bool_)
         self._v_f = np.zeros((16, s), np.float64)   # the [k] float rows of _mix_voices
@@ -272,7 +293,8 @@ class Engine:
                 return False
             if self._pool is not None and obj is not None:
                 # Split engine: the note goes by pool slot, not by object.
-                pooled = self._pool.place(obj, w, read, self.state, self.voice_slot)
+                pooled = self._pool.place(obj, w, read, self.state,
+                                          (self.voice_slot, self.prev_slot, self.pend_slot))
                 if pooled < 0:
                     self.dropped_commands += 1
                     return False
@@ -303,7 +325,14 @@ class Engine:
         level = float(level)
         if not (math.isfinite(level) and 0.0 <= level <= 16.0):
             raise MorphsynthError(f"note level: {level} is outside 0..16")
-        return self._push(_NOTE_ON, (pitch, channel, note_id), (ratio, level, 0.0, 0.0), note)
+        return self._push(_NOTE_ON, (pitch, channel, note_id, _note_velocity(note)), (ratio, level, 0.0, 0.0), note)
+
+    def retarget(self, pitch: int, note) -> bool:
+        """Crossfade every sounding voice of key ``pitch`` that plays a note of the same
+        library velocity to ``note`` (a new render of that key: same length, same timing),
+        from where each voice is; False if the ring was full."""
+        check_playable(note)
+        return self._push(_RETARGET, (pitch, 0, 0, _note_velocity(note)), obj=note)
 
     def note_off(self, pitch: int, channel: int = 0, note_id: int = -1) -> bool:
         """Release held voices of ``pitch`` on ``channel`` (only ``note_id`` when >= 0)."""
@@ -395,6 +424,8 @@ class Engine:
             # Attaching to voices that already sound (an audio process restarted).
             if self.state[v] != FREE and self.voice_slot[v] >= 0:
                 self.buffers[v] = pool.audio[self.voice_slot[v], :self.length[v]]
+                if self.swap_left[v] > 0 and not arrays.file.owner:
+                    self._end_swap(v)   # the faded-out buffer's length is not kept: finish the fade
 
     # ------------------------------------------------------------------ audio side
 
@@ -461,11 +492,14 @@ class Engine:
             f = self._cmd_float[slot]
             if kind == _NOTE_ON:
                 if self._pool is None:
-                    self._start_voice(a, b, c, float(f[0]), self._cmd_obj[slot], float(f[1]))
+                    v = self._start_voice(a, b, c, float(f[0]), self._cmd_obj[slot], float(f[1]))
                 else:
-                    note = self._pool.view(int(ci[3]), int(ci[4]), int(ci[5]), int(ci[6]))
+                    note = self._pool.view(int(ci[4]), int(ci[5]), int(ci[6]), int(ci[7]))
                     v = self._start_voice(a, b, c, float(f[0]), note, float(f[1]))
-                    self.voice_slot[v] = ci[3]
+                    self.voice_slot[v] = ci[4]
+                self.note_vel[v] = ci[3]
+            elif kind == _RETARGET:
+                self._retarget(a, int(ci[3]), slot)
             elif kind == _NOTE_OFF:
                 self._release_key(a, b, c)
             elif kind == _SUSTAIN:
@@ -517,8 +551,68 @@ class Engine:
         self.looping[v] = False
         self.env[v] = 0.0
         self.stage[v] = ATTACK
+        self.swap_left[v] = 0
+        self.prev_slot[v] = -1
+        self.pend_slot[v] = -1
+        self.prev_buffers[v] = None
+        self.pend_notes[v] = None
         self.state[v] = HELD
         return v
+
+    def _retarget(self, pitch: int, velocity: int, slot: int) -> None:
+        """The _RETARGET command in ring ``slot``: start (or queue) the crossfade of the
+        matching sounding voices to its note."""
+        pooled = self._pool is not None
+        ci = self._cmd_int[slot]
+        new_slot = int(ci[4]) if pooled else -1
+        note = self._cmd_obj[slot]
+        for v in range(self.n_slots):
+            if (self.pitch[v] != pitch or self.note_vel[v] != velocity
+                    or not (self.state[v] == HELD or self.state[v] == RELEASED)):
+                continue
+            if pooled:
+                if new_slot == self.voice_slot[v] and self.swap_left[v] == 0:
+                    continue
+                self.pend_slot[v] = new_slot
+                self.pend_length[v] = ci[5]
+                self.pend_loop[v, 0] = ci[6]
+                self.pend_loop[v, 1] = ci[7]
+            else:
+                if note.audio is self.buffers[v] and self.swap_left[v] == 0:
+                    continue
+                self.pend_notes[v] = note
+            if self.swap_left[v] == 0:
+                self._begin_swap(v)
+
+    def _begin_swap(self, v: int) -> None:
+        """Make voice ``v``'s pending note the one it plays, fading from the current one."""
+        if self._pool is not None:
+            new_slot = int(self.pend_slot[v])
+            note = self._pool.view(new_slot, int(self.pend_length[v]), int(self.pend_loop[v, 0]),
+                                   int(self.pend_loop[v, 1]))
+            self.prev_slot[v] = self.voice_slot[v]
+            self.voice_slot[v] = new_slot
+            self.pend_slot[v] = -1
+        else:
+            note = self.pend_notes[v]
+            self.pend_notes[v] = None
+        self.prev_buffers[v] = self.buffers[v]
+        audio = note.audio
+        self.buffers[v] = audio
+        self.length[v] = audio.shape[0]
+        self.loop_start[v] = int(note.loop_start)
+        self.loop_end[v] = int(note.loop_end)
+        loop_len = int(note.loop_end) - int(note.loop_start)
+        self.xfade[v] = max(1, min(self.loop_xfade, loop_len // 2, int(note.loop_start)))
+        self.swap_len[v] = self.swap_frames
+        self.swap_left[v] = self.swap_frames
+
+    def _end_swap(self, v: int) -> None:
+        self.swap_left[v] = 0
+        self.prev_slot[v] = -1
+        self.prev_buffers[v] = None
+        if self.pend_slot[v] >= 0 or self.pend_notes[v] is not None:
+            self._begin_swap(v)
 
     def _count_sounding(self) -> int:
         held, released = self._slot_mask, self._slot_mask2
@@ -768,6 +862,12 @@ class Engine:
             sig *= fl
         for r in blend_rows:
             self._blend_row(slots[r], idx[r], sig[r], n)
+        sw = self._v_sw[:k]
+        np.take(self.swap_left, active, out=sw, mode="clip")
+        np.greater(sw, self._c_int_zero, out=m1)
+        if np.count_nonzero(m1):
+            for r in self._indices(m1, self._rows).tolist():
+                self._swap_row(slots[r], idx[r], sig[r], n, r in blend_rows)
 
         # Envelope times pressure, linear within the block from the start to the end level.
         np.take(self.env, active, out=l0, mode="clip")
@@ -822,9 +922,35 @@ class Engine:
             p1 -= loop_len
         return p1
 
-    def _blend_row(self, v: int, idx: np.ndarray, sig: np.ndarray, n: int) -> None:
+    def _swap_row(self, v: int, idx: np.ndarray, sig: np.ndarray, n: int, blended: bool) -> None:
+        """Crossfade voice ``v``'s signal ``sig`` ``[n]`` (its new buffer read at ``idx``
+        ``[n]``) from its previous buffer read at the same positions; ``blended``: the head
+        is at the loop seam, so the previous buffer is loop-blended the same way."""
+        prev = self.prev_buffers[v]
+        p, g, b = self._prev[:n], self._g[:n], self._b[:n]
+        self._read_interp(prev, idx, prev.shape[0], self._floor[:n], self._frac[:n], self._i0[:n],
+                          self._i1[:n], p, self._tmp[:n], self._t32[:n])
+        if blended:
+            self._blend_row(v, idx, p, n, prev)
+        # The new buffer's share rises linearly over swap_len frames.
+        length, left = int(self.swap_len[v]), int(self.swap_left[v])
+        reg = self._r_row1
+        reg[()] = length - left + 1
+        np.add(self._k[:n], reg, out=g)
+        reg[()] = 1.0 / length
+        g *= reg
+        np.clip(g, self._c_zero, self._c_one, out=g)
+        np.subtract(sig, p, out=b)
+        b *= g
+        np.add(p, b, out=sig)
+        if left <= n:
+            self._end_swap(v)
+        else:
+            self.swap_left[v] = left - n
+
+    def _blend_row(self, v: int, idx: np.ndarray, sig: np.ndarray, n: int, buf: np.ndarray | None = None) -> None:
         """Crossfade ``sig`` ``[n]`` towards the sample one loop earlier as the head ``idx``
-        ``[n]`` nears loop_end."""
+        ``[n]`` nears loop_end (reading ``buf``, by default the voice's buffer)."""
         le = int(self.loop_end[v])
         loop_len = le - int(self.loop_start[v])
         xf = int(self.xfade[v])
@@ -839,7 +965,8 @@ class Engine:
         reg[()] = loop_len
         np.subtract(idx, reg, out=back)
         np.maximum(back, self._c_zero, out=back)
-        self._read_interp(self.buffers[v], back, int(self.length[v]), self._floor[:n], self._frac[:n],
+        buf = self.buffers[v] if buf is None else buf
+        self._read_interp(buf, back, buf.shape[0], self._floor[:n], self._frac[:n],
                           self._i0[:n], self._i1[:n], b, tmp, self._t32[:n])
         b -= sig
         b *= g

@@ -145,9 +145,10 @@ class NotePool:
         return cls(n_slots, slot_samples, SharedFile.attach(fd, n_slots * slot_samples * 4))
 
     def place(self, note, write_index: int, read_index: int, voice_state: np.ndarray,
-              voice_slot: np.ndarray) -> int:
+              voice_slots: tuple[np.ndarray, ...]) -> int:
         """Control side, under the producers' lock: the slot holding ``note.audio``, or -1
-        when every slot is playing or named by a waiting command."""
+        when every slot is playing or named by a waiting command. ``voice_slots``: the
+        per-voice slot arrays whose slots are in use (played, faded out, pending)."""
         audio = note.audio
         if audio.shape[0] > self.slot_samples:
             raise MorphsynthError(f"note: {audio.shape[0]} samples do not fit the engine's note "
@@ -155,7 +156,7 @@ class NotePool:
         self._clock += 1
         slot = self._slot_of.get(id(note), -1)
         if slot < 0 or self._note_in[slot] is not note:
-            slot = self._free_slot(read_index, voice_state, voice_slot)
+            slot = self._free_slot(read_index, voice_state, voice_slots)
             if slot < 0:
                 return -1
             old = self._note_in[slot]
@@ -168,13 +169,14 @@ class NotePool:
         self._used_at[slot] = self._clock
         return slot
 
-    def _free_slot(self, read_index: int, voice_state: np.ndarray, voice_slot: np.ndarray) -> int:
+    def _free_slot(self, read_index: int, voice_state: np.ndarray, voice_slots: tuple[np.ndarray, ...]) -> int:
         busy = self._busy
         busy.fill(False)
         # The audio side sets a voice's slot before it advances the read index, so a
         # command already read has its voice visible here.
-        playing = voice_slot[(voice_state != 0) & (voice_slot >= 0)]
-        busy[playing] = True
+        sounding = voice_state != 0
+        for voice_slot in voice_slots:
+            busy[voice_slot[sounding & (voice_slot >= 0)]] = True
         busy |= self._named_at >= read_index
         free = np.flatnonzero(~busy)
         if free.size == 0:

@@ -70,6 +70,32 @@ def test_a_pool_slot_is_never_overwritten_while_its_voice_plays():
     assert np.array_equal(eng._pool.audio[slot, :held.audio.size], held.audio)
 
 
+def test_a_retargeted_voice_keeps_both_pool_slots_until_its_crossfade_ends():
+    eng, _ = split_engine(polyphony=2, extra_slots=1)
+    old, new, waiting = sine_note(220), sine_note(230), sine_note(240)
+    eng.note_on(50, old)
+    out = np.zeros(64, np.float32)
+    eng.process(out)
+    (v,) = np.flatnonzero(eng.state != FREE)
+    old_slot = int(eng.voice_slot[v])
+    eng.retarget(50, new)
+    eng.retarget(50, waiting)
+    eng.process(out)
+    new_slot, waiting_slot = int(eng.voice_slot[v]), int(eng.pend_slot[v])
+    assert eng.prev_slot[v] == old_slot and len({old_slot, new_slot, waiting_slot}) == 3
+    # More distinct notes than free slots come and go within the fade; none lands on the three.
+    for i in range(18):
+        eng.note_on(60, sine_note(300 + 10 * i))
+        eng.process(out)
+        eng.note_off(60)
+    assert eng.swap_left[v] > 0 and eng.pend_slot[v] == waiting_slot
+    for slot, note in ((old_slot, old), (new_slot, new), (waiting_slot, waiting)):
+        assert np.array_equal(eng._pool.audio[slot, :note.audio.size], note.audio)
+    while eng.pend_slot[v] >= 0 or eng.swap_left[v] > 0:
+        eng.process(out)
+    assert eng.voice_slot[v] == waiting_slot and eng.prev_slot[v] == -1
+
+
 def test_with_every_pool_slot_named_by_waiting_commands_a_new_note_is_dropped_and_counted():
     eng, _ = split_engine(polyphony=1, extra_slots=0)
     n = eng._pool.n_slots

@@ -200,3 +200,80 @@ def test_velocity_level_scales_a_voice_by_the_general_midi_velocity_curve():
     assert full[-1] == pytest.approx(0.5, abs=1e-4)
     with pytest.raises(Exception, match="level"):
         eng.note_on(60, constant_note(), level=float("nan"))
+
+
+def three_engines(**kw):
+    return [Engine(SR, adsr=Adsr(0.005, 0.05, 0.8, 0.3), gain_db=0.0, swap_ms=20.0, **kw) for _ in range(3)]
+
+
+def test_retarget_crossfades_a_held_voice_to_the_new_render_from_where_it_plays():
+    a, b = sine_note(440.0, amp=0.4), sine_note(660.0, amp=0.3)
+    only_a, only_b, moved = three_engines()
+    for eng, note in ((only_a, a), (only_b, b), (moved, a)):
+        eng.note_on(69, note)
+        run(eng, 0.25)
+    assert moved.retarget(69, b)
+    outs = [run(eng, 0.1) for eng in (only_a, only_b, moved)]
+    n = moved.swap_frames
+    g = np.minimum(1.0, (np.arange(len(outs[0])) + 1.0) / n)
+    # The new render takes over linearly over swap_ms, at the same place in the note...
+    assert np.allclose(outs[2], (1 - g) * outs[0] + g * outs[1], atol=1e-6)
+    # ...and then plays exactly as if the note had been struck with it.
+    assert np.array_equal(outs[2][n:], outs[1][n:])
+    assert moved.swap_left[0] == 0 and moved.buffers[0] is b.audio and moved.prev_buffers[0] is None
+
+
+def test_retarget_moves_only_sounding_voices_of_its_key_and_velocity():
+    eng = Engine(SR, adsr=Adsr(0.005, 0.05, 0.8, 0.05))
+    soft = RenderedNote(sine_note().audio, SR, 3 * SR, SR, 2 * SR, 69, 25)
+    loud = RenderedNote(sine_note(amp=0.3).audio, SR, 3 * SR, SR, 2 * SR, 69, 100)
+    other = RenderedNote(sine_note(523.0).audio, SR, 3 * SR, SR, 2 * SR, 72, 100)
+    eng.note_on(69, soft)
+    eng.note_on(69, loud, note_id=2)
+    eng.note_on(72, other)
+    eng.note_on(60, sine_note(262.0))
+    eng.note_off(60)
+    run(eng, 0.2)                                       # 60 has finished its release
+    new = RenderedNote(sine_note(440.0, amp=0.1).audio, SR, 3 * SR, SR, 2 * SR, 69, 100)
+    eng.retarget(69, new)
+    eng.retarget(60, RenderedNote(new.audio, SR, 3 * SR, SR, 2 * SR, 60, 0))
+    run(eng, 0.05)
+    playing = {int(eng.note_id[v]) if eng.pitch[v] == 69 else int(eng.pitch[v]): eng.buffers[v]
+               for v in range(eng.n_slots) if eng.state[v] == HELD}
+    assert playing[2] is new.audio                       # the loud 69
+    assert playing[-1] is soft.audio and playing[72] is other.audio
+    assert eng.active_voices() == 3
+
+
+def test_a_retarget_during_a_crossfade_waits_for_it_then_follows():
+    a, b, c = sine_note(440.0), sine_note(550.0), sine_note(660.0, amp=0.2)
+    only_c, _, moved = three_engines()
+    for eng, note in ((only_c, c), (moved, a)):
+        eng.note_on(69, note)
+        run(eng, 0.25)
+    moved.retarget(69, b)
+    moved.retarget(69, c)                               # read in the same block: c waits for b's fade
+    first = [run(eng, BLOCK / SR) for eng in (only_c, moved)]
+    assert moved.buffers[0] is b.audio and moved.pend_notes[0] is c
+    outs = [np.concatenate([f, run(eng, 0.1)]) for f, eng in zip(first, (only_c, moved))]
+    n = moved.swap_frames
+    c_from = -(-n // BLOCK) * BLOCK                     # c's fade starts with the block after b's ends
+    assert np.array_equal(outs[1][c_from + n:], outs[0][c_from + n:])
+    assert not np.array_equal(outs[1][c_from:c_from + n], outs[0][c_from:c_from + n])
+    assert np.max(np.abs(np.diff(outs[1]))) < 2 * np.pi * 660 / SR * 0.5   # no jump in the fades
+
+
+def test_retarget_of_a_looping_voice_and_a_released_one_keeps_them_continuous():
+    a, b = sine_note(440.0), sine_note(440.0, amp=0.25)
+    eng = Engine(SR, adsr=Adsr(0.005, 0.05, 0.8, 0.5), gain_db=0.0, swap_ms=20.0)
+    eng.note_on(69, a)
+    held = run(eng, 4.5)                                # past loop_end: looping
+    assert eng.looping[0]
+    eng.note_off(69)
+    releasing = run(eng, 0.01)
+    assert eng.state[0] == RELEASED
+    eng.retarget(69, b)
+    tail = run(eng, 0.3)
+    assert eng.buffers[0] is b.audio and eng.looping[0]
+    step = np.max(np.abs(np.diff(np.concatenate([held[-BLOCK:], releasing, tail]))))
+    assert step < 2 * np.pi * 440 / SR * 0.5 * 1.05     # the sine's own steepest slope

@@ -188,6 +188,10 @@ def play_round(eng: Engine, block, seen: set[str]) -> None:
                 seen.add("bent")
             if eng._limiter < 1.0:
                 seen.add("limiter")
+            if np.any((eng.swap_left > 0) & (states != FREE)):
+                seen.add("crossfading to a new render")
+            if np.any(eng.pend_slot >= 0) or any(n is not None for n in eng.pend_notes):
+                seen.add("a new render waiting for a crossfade")
             if not np.any(states != FREE):
                 seen.add("silence")
 
@@ -210,6 +214,13 @@ def play_round(eng: Engine, block, seen: set[str]) -> None:
     for i in range(40, 104, 5):
         eng.note_off(36 + i % 48, channel=i % 16, note_id=i)
     run(30)                               # held voices reach loop_end and loop
+    # The morph moves: sounding voices of some keys crossfade to new renders of them; one
+    # key gets two in a row, the second waiting for the first fade.
+    for i in range(0, 48, 3):
+        eng.retarget(36 + i, notes[(i + 1) % 24])
+    run(1, size=64)
+    eng.retarget(36, notes[7])
+    run(6)
     eng.set_adsr(Adsr(0.01, 0.1, 0.5, 0.05))
     eng.set_gain_db(6.0)
     eng.set_bend(-0.5)
@@ -278,7 +289,8 @@ def test_process_makes_no_numpy_allocation_with_64_voices_looping_bending_and_st
     eng = make_engine(shared)
     seen, calls, transient, kept = measured_round(eng, counter)
     assert seen == {"64 voices", "every slot busy", "stolen voices fading", "held voices looping",
-                    "voices releasing", "sustained by the pedal", "bent", "limiter", "silence"}
+                    "voices releasing", "sustained by the pedal", "bent", "limiter", "silence",
+                    "crossfading to a new render", "a new render waiting for a crossfade"}
     assert calls >= 200
     assert counter.allocations == [], counter.allocations[:20]
     assert kept == 0
