@@ -239,6 +239,13 @@ def markdown() -> str:
         "`morph:` section (see `server/defaults.yaml`) says otherwise; envelope and gain come from "
         "`envelope:` and `audio.gain_db`.",
         "",
+        "**Sounding notes follow the morph**: after any /morph/... or /knob message, every note "
+        "still sounding (held, sustained or releasing) is rendered for the new morph ahead of "
+        "other pre-renders and crossfades to it (30 ms) from where it is playing, as an "
+        "NSynth Super pad does while a key is held. While the morph keeps moving, each finished "
+        "render is played on the way; a voice never goes back to an older morph. "
+        "`morph.follow: false` in the config keeps sounding notes as they were struck.",
+        "",
     ]
     group = None
     for a in TABLE:

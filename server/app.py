@@ -75,7 +75,8 @@ class SynthServer:
         adsr.validate()
         self._engine_args = dict(sample_rate=a.sample_rate, polyphony=a.polyphony,
                                  max_block=max(4096, a.block_size), adsr=adsr, gain_db=a.gain_db,
-                                 fade_ms=a.fade_ms, loop_xfade_ms=a.loop_xfade_ms)
+                                 fade_ms=a.fade_ms, loop_xfade_ms=a.loop_xfade_ms,
+                                 swap_ms=cfg.morph.follow_xfade_ms)
         self.engine = Engine(**self._engine_args)
         self._shared = None
         if a.own_process:
@@ -86,7 +87,7 @@ class SynthServer:
         self.controls = Controls(self.engine, renderer, sources=m.sources, x=m.x, y=m.y, interp=m.interp,
                                  knobs=m.knobs, adsr=adsr, gain_db=a.gain_db,
                                  output_dir=cfg.paths.output_dir, input_dir=cfg.paths.input_dir,
-                                 notify=self._notify)
+                                 notify=self._notify, follow=m.follow)
         self.osc = OscServer(self.controls, self.info, cfg.osc.host, cfg.osc.port,
                              cfg.osc.tcp_port or None, cfg.osc.max_datagram, allow=cfg.osc.allow)
         self.recorder = (Recorder(a.record, a.sample_rate, a.record_buffer_s, shared=a.own_process)

@@ -2,8 +2,9 @@
 
 :class:`RenderCache` holds finished notes by key; :class:`RenderQueue` is a priority
 queue served by one worker thread. Miss requests (a note-on that found nothing) go
-first; pre-renders follow in the order they were queued (most recently played key
-first) and are dropped when they belong to an outdated morph. Callers never wait:
+first; then new renders of the notes still sounding when the morph moved (each handed to
+its callback); then pre-renders in the order they were queued (most recently played key
+first). Follows and pre-renders are dropped when they belong to an outdated morph. Callers never wait:
 :meth:`RenderQueue.submit` and :meth:`RenderQueue.prerender` only queue.
 """
 
@@ -16,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
 
-REQUEST, PRERENDER = 0, 1
+REQUEST, FOLLOW, PRERENDER = 0, 1, 2
 
 
 def nbytes_of(value: Any) -> int:
@@ -143,11 +144,13 @@ class RenderQueue:
             job = _Job((REQUEST, next(self._seq)), key, REQUEST, generation, [on_ready])
             self._push(job)
 
-    def prerender(self, keys, generation: int) -> int:
-        """Replace queued pre-renders with ``keys`` (in priority order); returns how many were queued."""
+    def prerender(self, keys, generation: int, follow=()) -> int:
+        """Replace queued pre-renders and follows with ``keys`` (in priority order), after
+        ``follow``: ``(key, on_ready)`` pairs rendered ahead of the pre-renders, each then
+        calling ``on_ready(value)`` on the worker. Returns how many jobs were queued."""
         with self._cond:
             for k, job in list(self._live.items()):
-                if job.kind == PRERENDER:
+                if job.kind in (FOLLOW, PRERENDER):
                     job.dead = True
                     del self._live[k]
                     self.dropped_stale += 1
@@ -156,8 +159,18 @@ class RenderQueue:
                 self._heap = [j for j in self._heap if not j.dead]
                 heapq.heapify(self._heap)
             queued = 0
+            for key, on_ready in follow:
+                request = self._live.get((REQUEST, key))
+                if request is not None:
+                    request.callbacks.append(on_ready)   # rendered first anyway
+                    continue
+                if self._length() >= self.max_length and not self._drop_last_prerender():
+                    self.dropped_full += 1
+                    continue
+                self._push(_Job((FOLLOW, next(self._seq)), key, FOLLOW, generation, [on_ready]))
+                queued += 1
             for key in keys:
-                if (REQUEST, key) in self._live or (PRERENDER, key) in self._live or key in self.cache:
+                if any((kind, key) in self._live for kind in (REQUEST, FOLLOW, PRERENDER)) or key in self.cache:
                     continue
                 if self._length() >= self.max_length:
                     self.dropped_full += 1
@@ -219,13 +232,13 @@ class RenderQueue:
             first = heapq.heappop(self._heap)
             self._live.pop((first.kind, first.key), None)
             jobs = [first]
-            if first.kind == PRERENDER:
+            if first.kind != REQUEST:
                 while len(jobs) < self.batch_size and self._heap:
                     nxt = self._heap[0]
                     if nxt.dead:
                         heapq.heappop(self._heap)
                         continue
-                    if nxt.kind != PRERENDER or nxt.generation != first.generation:
+                    if nxt.kind != first.kind or nxt.generation != first.generation:
                         break
                     heapq.heappop(self._heap)
                     self._live.pop((nxt.kind, nxt.key), None)
@@ -250,22 +263,33 @@ class RenderQueue:
                     self._cond.notify_all()
 
     def _serve(self, jobs: list[_Job]) -> None:
-        if jobs[0].kind == PRERENDER:
+        if jobs[0].kind != REQUEST:
             if not self._is_current(jobs[0].generation):
                 self.dropped_stale += len(jobs)
                 return
-            todo = [j for j in jobs if j.key not in self.cache]
-            if not todo:
-                return
-            values = self._render_batch([j.key for j in todo], jobs[0].generation)
-            # A morph change during the render makes these notes stale: keep them out.
-            if not self._is_current(jobs[0].generation):
-                self.dropped_stale += len(todo)
-                return
-            for job, value in zip(todo, values):
-                if value is not None:
-                    self.cache.put(job.key, value)
-                    self.rendered += 1
+            values = {j.key: self.cache.get(j.key) for j in jobs}
+            todo = [j for j in jobs if values[j.key] is None]
+            if todo:
+                rendered = self._render_batch([j.key for j in todo], jobs[0].generation)
+                # A morph change during the render makes these notes stale: keep them out of
+                # the cache. Follows are still handed over: while the morph moves faster than
+                # notes render, each is the newest sound there is.
+                if not self._is_current(jobs[0].generation):
+                    self.dropped_stale += len(todo)
+                    if jobs[0].kind == PRERENDER:
+                        return
+                    for job, value in zip(todo, rendered):
+                        values[job.key] = value
+                else:
+                    for job, value in zip(todo, rendered):
+                        if value is not None:
+                            self.cache.put(job.key, value)
+                            self.rendered += 1
+                            values[job.key] = value
+            for job in jobs:
+                if values[job.key] is not None:
+                    for callback in job.callbacks:
+                        callback(values[job.key])
             return
         job = jobs[0]
         value = self.cache.get(job.key)

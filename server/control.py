@@ -54,7 +54,7 @@ class Controls:
     def __init__(self, engine: Engine, renderer, *, sources=(), x: float = 0.5, y: float = 0.5,
                  interp: str = "linear", knobs=(), adsr: Adsr = Adsr(), gain_db: float = -6.0,
                  output_dir: str | Path = "renders", input_dir: str | Path = ".",
-                 notify: Callable[..., None] | None = None):
+                 notify: Callable[..., None] | None = None, follow: bool = True):
         from morphsynth.server.morph import Morph  # noqa: F401  (torch; imported with the renderer)
 
         self.engine = engine
@@ -62,8 +62,10 @@ class Controls:
         self.output_dir = Path(output_dir)
         self.input_dir = Path(input_dir)
         self.notify = notify or (lambda *a: None)
+        self.follow = follow
         self._lock = threading.RLock()
         self._tokens = itertools.count(1)
+        self._generation = 0   # counts morph changes: a voice never moves back to an older one
         self._held: dict[tuple[int, int, int], int] = {}
         self._in_flight = 0   # miss-path renders requested and not yet delivered
         self._delivered = threading.Condition(self._lock)
@@ -117,7 +119,17 @@ class Controls:
         return Morph(self.sources, tuple(self.weights), self.interp, knobs, self.ramp)
 
     def _apply(self) -> None:
-        self.renderer.set_morph(self.current_morph().validate())
+        morph = self.current_morph().validate()
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        if not self.follow:
+            self.renderer.set_morph(morph)
+            return
+        # Notes still sounding move with the morph: new renders crossfade in where they play.
+        sounding = [(p, v) for p, v in self.engine.sounding_keys() if v > 0]
+        self.renderer.set_morph(morph, follow=sounding,
+                                on_follow=lambda note: self.engine.retarget(note.pitch, note, generation))
 
     def _change(self, **fields) -> None:
         """Set fields, apply, and put them back if the morph is refused."""
@@ -214,9 +226,11 @@ class Controls:
         token = next(self._tokens)
         with self._lock:
             self._held[key] = token
+            generation = self._generation
         note = self.renderer.lookup(pitch, velocity)
         if note is not None:
-            self.engine.note_on(pitch, note, channel, note_id, velocity_to_level(velocity, note.velocity))
+            self.engine.note_on(pitch, note, channel, note_id, velocity_to_level(velocity, note.velocity),
+                                generation)
             return
 
         def ready(rendered, key=key, token=token):
@@ -226,7 +240,7 @@ class Controls:
                     start = self._held.get(key) == token
                 if start:
                     self.engine.note_on(pitch, rendered, channel, note_id,
-                                        velocity_to_level(velocity, rendered.velocity))
+                                        velocity_to_level(velocity, rendered.velocity), generation)
                     self.notify("/note/ready", pitch, velocity)
             finally:
                 with self._lock:

@@ -42,7 +42,7 @@ CALLBACK_TIMES = 1 << 17   # callback durations kept (about 12 minutes of 256-fr
 # Per-voice and per-channel arrays that live in shared memory when the engine is split.
 SHARED_ARRAYS = ("state", "stage", "env", "release_step", "pos", "base_rate", "rate", "bend", "note_bend",
                  "amp", "level", "pitch", "note_id", "channel", "started", "released_at", "sustained",
-                 "looping", "length", "loop_start", "loop_end", "xfade", "voice_slot", "note_vel", "swap_left",
+                 "looping", "length", "loop_start", "loop_end", "xfade", "voice_slot", "note_vel", "note_gen", "swap_left",
                  "swap_len", "prev_slot", "pend_slot", "pend_length", "pend_loop", "channel_bend",
                  "channel_pressure", "sustain_on", "_cmd_kind", "_cmd_int", "_cmd_float", "_counters",
                  "_levels", "_callback_times")
@@ -177,6 +177,7 @@ class Engine:
         # from the same position and crossfades from its previous buffer over swap_len frames;
         # a retarget that arrives during a crossfade waits as the pending note.
         self.note_vel = np.zeros(n_slots, np.int32)       # the library velocity of the note played
+        self.note_gen = np.zeros(n_slots, np.int64)       # the morph generation it was rendered for
         self.swap_left = np.zeros(n_slots, np.int64)      # frames of the crossfade still to play
         self.swap_len = np.ones(n_slots, np.int64)
         self.prev_slot = np.full(n_slots, -1, np.int32)   # pool slot of the buffer faded out
@@ -221,8 +222,9 @@ class Engine:
 
         self._ring_size = int(ring_size)
         self._cmd_kind = np.zeros(self._ring_size, np.int32)
-        # pitch, channel, note id, note velocity; for a pooled note also slot, length, loop start, loop end
-        self._cmd_int = np.zeros((self._ring_size, 8), np.int64)
+        # pitch, channel, note id, note velocity, morph generation; for a pooled note also
+        # slot, length, loop start, loop end
+        self._cmd_int = np.zeros((self._ring_size, 9), np.int64)
         self._cmd_float = np.zeros((self._ring_size, 4), np.float64)
         self._cmd_obj: list[object] = [None] * self._ring_size
         self._produce = threading.Lock()
@@ -317,22 +319,26 @@ class Engine:
     def commands_done(self) -> int:
         return self._read
 
-    def note_on(self, pitch: int, note, channel: int = 0, note_id: int = -1, level: float = 1.0) -> bool:
+    def note_on(self, pitch: int, note, channel: int = 0, note_id: int = -1, level: float = 1.0,
+                generation: int = 0) -> bool:
         """Start a voice playing ``note`` (a RenderedNote) scaled by ``level`` (linear,
-        e.g. :func:`velocity_to_level`); False if the ring was full."""
+        e.g. :func:`velocity_to_level`); ``generation``: the morph's, for :meth:`retarget`.
+        False if the ring was full."""
         check_playable(note)
         ratio = float(note.sample_rate) / self.sample_rate
         level = float(level)
         if not (math.isfinite(level) and 0.0 <= level <= 16.0):
             raise MorphsynthError(f"note level: {level} is outside 0..16")
-        return self._push(_NOTE_ON, (pitch, channel, note_id, _note_velocity(note)), (ratio, level, 0.0, 0.0), note)
+        return self._push(_NOTE_ON, (pitch, channel, note_id, _note_velocity(note), generation),
+                          (ratio, level, 0.0, 0.0), note)
 
-    def retarget(self, pitch: int, note) -> bool:
+    def retarget(self, pitch: int, note, generation: int = 0) -> bool:
         """Crossfade every sounding voice of key ``pitch`` that plays a note of the same
-        library velocity to ``note`` (a new render of that key: same length, same timing),
-        from where each voice is; False if the ring was full."""
+        library velocity, rendered for a morph generation not after ``generation``, to
+        ``note`` (a new render of that key: same length, same timing), from where each
+        voice is; False if the ring was full."""
         check_playable(note)
-        return self._push(_RETARGET, (pitch, 0, 0, _note_velocity(note)), obj=note)
+        return self._push(_RETARGET, (pitch, 0, 0, _note_velocity(note), generation), obj=note)
 
     def note_off(self, pitch: int, channel: int = 0, note_id: int = -1) -> bool:
         """Release held voices of ``pitch`` on ``channel`` (only ``note_id`` when >= 0)."""
@@ -362,6 +368,12 @@ class Engine:
 
     def set_gain_db(self, db: float) -> bool:
         return self._push(_GAIN, floats=(db_to_amplitude(db), 0.0, 0.0, 0.0))
+
+    def sounding_keys(self) -> list[tuple[int, int]]:
+        """``(pitch, library velocity)`` of the notes sounding now (held, sustained or
+        releasing), read from the voices without waiting for the audio side."""
+        sounding = (self.state == HELD) | (self.state == RELEASED)
+        return sorted(set(zip(self.pitch[sounding].tolist(), self.note_vel[sounding].tolist())))
 
     def active_voices(self) -> int:
         return int(np.count_nonzero((self.state == HELD) | (self.state == RELEASED)))
@@ -494,10 +506,11 @@ class Engine:
                 if self._pool is None:
                     v = self._start_voice(a, b, c, float(f[0]), self._cmd_obj[slot], float(f[1]))
                 else:
-                    note = self._pool.view(int(ci[4]), int(ci[5]), int(ci[6]), int(ci[7]))
+                    note = self._pool.view(int(ci[5]), int(ci[6]), int(ci[7]), int(ci[8]))
                     v = self._start_voice(a, b, c, float(f[0]), note, float(f[1]))
-                    self.voice_slot[v] = ci[4]
+                    self.voice_slot[v] = ci[5]
                 self.note_vel[v] = ci[3]
+                self.note_gen[v] = ci[4]
             elif kind == _RETARGET:
                 self._retarget(a, int(ci[3]), slot)
             elif kind == _NOTE_OFF:
@@ -564,19 +577,21 @@ class Engine:
         matching sounding voices to its note."""
         pooled = self._pool is not None
         ci = self._cmd_int[slot]
-        new_slot = int(ci[4]) if pooled else -1
+        new_slot = int(ci[5]) if pooled else -1
+        generation = int(ci[4])
         note = self._cmd_obj[slot]
         for v in range(self.n_slots):
-            if (self.pitch[v] != pitch or self.note_vel[v] != velocity
+            if (self.pitch[v] != pitch or self.note_vel[v] != velocity or self.note_gen[v] > generation
                     or not (self.state[v] == HELD or self.state[v] == RELEASED)):
-                continue
+                continue   # another key, or a voice already playing a newer morph
+            self.note_gen[v] = generation
             if pooled:
                 if new_slot == self.voice_slot[v] and self.swap_left[v] == 0:
                     continue
                 self.pend_slot[v] = new_slot
-                self.pend_length[v] = ci[5]
-                self.pend_loop[v, 0] = ci[6]
-                self.pend_loop[v, 1] = ci[7]
+                self.pend_length[v] = ci[6]
+                self.pend_loop[v, 0] = ci[7]
+                self.pend_loop[v, 1] = ci[8]
             else:
                 if note.audio is self.buffers[v] and self.swap_left[v] == 0:
                     continue

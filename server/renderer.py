@@ -280,8 +280,13 @@ class Renderer:
         self.library.knob_offset(morph.knobs)  # raises on too many knobs
         return Morph(names, morph.weights, morph.interp, morph.knobs, morph.ramp)
 
-    def set_morph(self, morph: Morph) -> None:
-        """Swap the current morph; pre-renders the recently played keys, most recent first."""
+    def set_morph(self, morph: Morph, follow=(), on_follow: Callable[[RenderedNote], None] | None = None) -> None:
+        """Swap the current morph; pre-renders the recently played keys, most recent first.
+
+        follow: ``(pitch, velocity)`` keys of notes still sounding; each is rendered for the
+        new morph ahead of the pre-renders and handed to ``on_follow(note)`` (at once from
+        the cache, else on the worker), unless the morph moves on first.
+        """
         morph = self.check_morph(morph)
         mkey = morph.cache_key()
         with self._lock:
@@ -291,6 +296,15 @@ class Renderer:
             self._remember(mkey, morph)
             recent = list(reversed(self._recent))
         keys = [self._key(mkey, p, v) for p, v in recent]
+        follows, ready = [], []
+        if on_follow is not None:
+            for pitch, velocity in follow:
+                key = self._key(mkey, *check_key(pitch, velocity))
+                note = self.cache.get(key)
+                if note is None:
+                    follows.append((key, on_follow))
+                else:
+                    ready.append(note)
         if self.prerender_all:
             vel = recent[0][1] if recent else 100
             played = {p for p, _ in recent}
@@ -299,7 +313,9 @@ class Renderer:
             others = sorted((p for p in range(PITCH_MIN, PITCH_MAX + 1) if p not in played),
                             key=lambda p: (abs(p - centre), p))
             keys += [self._key(mkey, p, vel) for p in others]
-        self.queue.prerender(keys, gen)
+        self.queue.prerender(keys, gen, follows)
+        for note in ready:
+            on_follow(note)
 
     def _remember(self, mkey: tuple, morph: Morph) -> None:
         self._morphs[mkey] = morph

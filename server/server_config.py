@@ -95,10 +95,14 @@ class MorphSettings:
     y: float = 0.5
     interp: Literal["linear", "slerp"] = "linear"
     knobs: list[float] = field(default_factory=list)
+    follow: bool = True               # sounding notes move with the morph (re-rendered, crossfaded)
+    follow_xfade_ms: float = 30.0     # the crossfade from a sounding note's old render to its new one
 
     def validate(self) -> None:
         if not (0.0 <= self.x <= 1.0 and 0.0 <= self.y <= 1.0):
             raise ValueError(f"x, y: ({self.x}, {self.y}) must lie in 0..1")
+        if not 1.0 <= self.follow_xfade_ms <= 1000.0:
+            raise ValueError(f"follow_xfade_ms: {self.follow_xfade_ms} is outside 1..1000")
 
 
 @dataclass

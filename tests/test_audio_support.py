@@ -93,7 +93,8 @@ class SoundFontNotes:
         self._morph = None
         self.requests: list[tuple[int, int]] = []
 
-    def set_morph(self, morph) -> None:
+    def set_morph(self, morph, follow=(), on_follow=None) -> None:
+        # FluidSynth notes do not change with the morph: nothing sounding needs a new render.
         self._morph = morph
 
     @property

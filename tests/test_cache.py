@@ -119,6 +119,47 @@ def test_request_jumps_the_queue_and_calls_back_with_the_note():
         q.close()
 
 
+def test_follows_render_after_requests_before_prerenders_and_call_back_unless_stale():
+    r, cache, q = make_queue(batch_size=4)
+    got = []
+    try:
+        r.gate.clear()
+        q.prerender([1], generation=1)
+        assert r.started.wait(5)                            # key 1 is rendering
+        q.submit(50, generation=1, on_ready=lambda note: got.append(("request", float(note[0]))))
+        q.prerender([2, 3, 40], generation=1,
+                    follow=[(k, lambda note: got.append(("follow", float(note[0])))) for k in (40, 41, 50)])
+        r.gate.set()
+        assert q.wait_idle(10)
+        assert r.order == [[1], [50], [40, 41], [2, 3]]     # 40 renders once, as a follow
+        assert sorted(got) == [("follow", 40.0), ("follow", 41.0), ("follow", 50.0), ("request", 50.0)]
+        # A follow of a morph that has moved on renders nothing and calls nobody back.
+        got.clear()
+        r.order.clear()
+        r.gate.clear()
+        r.started.clear()
+        q.prerender([7], generation=1)
+        assert r.started.wait(5)
+        q.prerender([], generation=1, follow=[(60, lambda note: got.append(note))])
+        r.generation = 2
+        r.gate.set()
+        assert q.wait_idle(10)
+        assert r.order == [[7]] and got == [] and 60 not in cache
+        # One that was rendering when the morph moved on is handed over (the newest sound
+        # there is while the morph keeps moving), but kept out of the cache.
+        r.order.clear()
+        r.gate.clear()
+        r.started.clear()
+        q.prerender([], generation=2, follow=[(61, lambda note: got.append(float(note[0])))])
+        assert r.started.wait(5)
+        r.generation = 3
+        r.gate.set()
+        assert q.wait_idle(10)
+        assert r.order == [[61]] and got == [61.0] and 61 not in cache
+    finally:
+        q.close()
+
+
 def test_request_for_a_cached_key_is_answered_without_rendering():
     r, cache, q = make_queue()
     cache.put(5, block(100, 5.0))

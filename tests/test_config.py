@@ -63,3 +63,15 @@ def test_yaml_tags_that_build_objects_are_refused(tmp_path):
 def test_missing_config_file_is_one_line_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml", Outer)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("morph:\n  follow_xfade_ms: 0\n", "morph.follow_xfade_ms: 0.0 is outside 1..1000"),
+    ("morph:\n  follow: maybe\n", "morph.follow: expected bool"),
+])
+def test_bad_serve_settings_give_one_line_error_naming_the_key(tmp_path, text, needle):
+    from morphsynth.server.server_config import ServeConfig
+
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), ServeConfig)
+    assert needle in str(info.value) and "\n" not in str(info.value)

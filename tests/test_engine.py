@@ -277,3 +277,16 @@ def test_retarget_of_a_looping_voice_and_a_released_one_keeps_them_continuous():
     assert eng.buffers[0] is b.audio and eng.looping[0]
     step = np.max(np.abs(np.diff(np.concatenate([held[-BLOCK:], releasing, tail]))))
     assert step < 2 * np.pi * 440 / SR * 0.5 * 1.05     # the sine's own steepest slope
+
+
+def test_a_late_retarget_for_an_older_morph_leaves_a_voice_of_a_newer_one_alone():
+    eng = Engine(SR)
+    newer, older = sine_note(440.0), sine_note(440.0, amp=0.1)
+    eng.note_on(69, newer, generation=7)
+    run(eng, 0.05)
+    eng.retarget(69, older, generation=6)               # rendered for the morph before the note's
+    run(eng, 0.05)
+    assert eng.buffers[0] is newer.audio and eng.swap_left[0] == 0
+    eng.retarget(69, older, generation=8)
+    run(eng, 0.05)
+    assert eng.buffers[0] is older.audio and eng.note_gen[0] == 8

@@ -18,6 +18,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from morphsynth.server.address_space import TABLE, markdown
 from morphsynth.server.app import SynthServer
+from morphsynth.server.engine import HELD
 from morphsynth.server.osc import CollectingSender, Handlers, build_message
 from morphsynth.server.server_config import ServeConfig
 from test_audio_support import SR, library_for, neural_renderer
@@ -34,7 +35,13 @@ def parts(tiny_model_dir, tiny_dataset, tmp_path_factory):
 
 @pytest.fixture
 def rig(parts, tmp_path):
+    yield from make_rig(parts, tmp_path)
+
+
+def make_rig(parts, tmp_path, **morph):
     cfg = ServeConfig()
+    for key, value in morph.items():
+        setattr(cfg.morph, key, value)
     cfg.midi.port = "none"
     cfg.audio.device = "null"
     cfg.paths.output_dir = str(tmp_path / "out")
@@ -151,6 +158,33 @@ def test_status_reply_reports_voices_polyphony_cache_model_device_and_rate(rig):
     active, poly, hits, misses, xruns, queue, dropped, model, device, rate = reply[1:]
     assert (active, poly, xruns, dropped) == (0, 64, 0, 0)
     assert model == rig.renderer.model.name and device == "none" and rate == SR
+
+
+@pytest.mark.parametrize("follow", [True, False], ids=["follows", "follow-off"])
+def test_a_held_note_moves_with_the_morph_crossfading_to_its_new_render_where_it_plays(parts, tmp_path, follow):
+    rig = next(make_rig(parts, tmp_path, follow=follow))
+    engine = rig.engine
+    try:
+        send(rig, "/note/on", 60, 100)
+        assert pump(engine, lambda: engine.active_voices() == 1)
+        (v,) = np.flatnonzero(engine.state == HELD)
+        before = engine.buffers[v].copy()
+        pump(engine, lambda: engine.pos[v] > 0.1 * SR)
+        pos = float(engine.pos[v])
+        assert send(rig, "/morph/xy", 0.0, 1.0).replies == []
+        if follow:
+            assert pump(engine, lambda: engine.swap_left[v] > 0)
+            assert pump(engine, lambda: engine.swap_left[v] == 0)
+            new = rig.renderer.lookup(60, 100)          # the new morph's note, rendered for the held key
+            assert new is not None and np.array_equal(engine.buffers[v], new.audio)
+            assert not np.array_equal(new.audio, before)
+        else:
+            assert rig.renderer.queue.wait_idle(30)
+            pump(engine, lambda: engine.pos[v] > pos + 0.1 * SR)
+            assert np.array_equal(engine.buffers[v], before) and engine.swap_left[v] == 0
+        assert engine.state[v] == HELD and engine.pos[v] > pos   # the note played on, not restarted
+    finally:
+        rig.server.stop()
 
 
 def test_library_list_replies_with_every_source_name(rig):
