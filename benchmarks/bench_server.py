@@ -5,7 +5,10 @@
    docs headless-audio.md "Measuring note-on latency": the capture client stores, each
    cycle, ``last_frame_time`` and the first sample above a threshold; the sender reads
    ``frame_time`` right before sending; latency = onset frame - send frame.
-2. Callback load with 64 voices: time spent in the audio callback per block (timed by the
+2. A held note following the morph: /morph/xy (UDP) to the moment the held voice starts
+   crossfading to its new render (seen in the voices' shared memory), for a position
+   never visited (rendered then) and for one visited before (from the cache).
+3. Callback load with 64 voices: time spent in the audio callback per block (timed by the
    output in the audio process, read from shared memory) against the block period, the xruns seen in ``--seconds`` (PortAudio underflows and JACK xruns),
    and the same block mixed by a bare peer (64 preallocated buffers summed with no
    interpolation, envelope or limiter) in the same process, as a floor.
@@ -120,6 +123,36 @@ def latency_rows(server, capture: OnsetCapture, trials: int) -> dict[str, list[f
     return results
 
 
+def follow_rows(server, trials: int) -> dict[str, list[float]]:
+    """Seconds from /morph/xy to the held voice's crossfade, new and visited positions."""
+    from pythonosc.udp_client import SimpleUDPClient
+
+    client = SimpleUDPClient("127.0.0.1", server.osc.udp_port)
+    engine = server.engine
+    client.send_message("/note/on", [60, 100])
+    deadline = time.monotonic() + 10
+    while engine.active_voices() == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    (voice,) = np.flatnonzero(engine.state == 1)
+    rng = random.Random(1)
+    new = [(rng.random(), rng.random()) for _ in range(trials)]
+    results: dict[str, list[float]] = {"new position (rendered)": [], "visited position (cached)": []}
+    for kind, points in (("new position (rendered)", new), ("visited position (cached)", new)):
+        for x, y in points:
+            server.renderer.queue.wait_idle(10)
+            time.sleep(0.05)       # the last crossfade is over
+            t0 = time.perf_counter()
+            client.send_message("/morph/xy", [x, y])
+            deadline = time.monotonic() + 10
+            while engine.swap_left[voice] == 0 and time.monotonic() < deadline:
+                time.sleep(0.0002)
+            if engine.swap_left[voice] > 0:
+                results[kind].append(time.perf_counter() - t0)
+    client.send_message("/note/off", [60])
+    time.sleep(0.1)
+    return results
+
+
 def load_run(server, seconds: float, rendering: bool = False) -> dict:
     """64 looping voices for ``seconds``; with ``rendering``, the renderer works meanwhile."""
     engine = server.engine
@@ -218,6 +251,7 @@ def main(argv=None) -> int:
         capture.start()
         time.sleep(0.3)
         lat = latency_rows(server, capture, args.trials)
+        follow = follow_rows(server, args.trials)
         jack0 = capture.xruns
         load = load_run(server, args.seconds)
         load["jack_xruns"] = capture.xruns - jack0
@@ -246,6 +280,12 @@ def main(argv=None) -> int:
               f"{med / PERIOD:.2f}x |")
     print("\nreference (headless-audio.md, same method, period 256): FluidSynth 3.5-3.7 ms median, "
           "scsynth 2.1-3.6 ms median")
+    print("\n/morph/xy -> the held note starts crossfading to its new render")
+    print("| case | n | median ms | max ms | median blocks |")
+    print("|---|---|---|---|---|")
+    for kind, secs in follow.items():
+        s = np.asarray(secs) * 1e3 if secs else np.full(1, np.nan)
+        print(f"| {kind} | {len(secs)} | {np.median(s):.1f} | {s.max():.1f} | {np.median(s) / block_ms:.1f} |")
     print(f"\ncallback load, {load['active']} voices for {args.seconds:g} s each "
           f"(callback in the audio process: {cfg.audio.own_process})")
     print("| case | blocks | mean ms | p99 ms | max ms | load (mean / period) | xruns (PortAudio) "
