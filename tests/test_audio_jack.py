@@ -106,3 +106,48 @@ def test_a_miss_renders_and_then_sounds_through_the_real_renderer(jack_server, t
     assert onset > 0 and 0.5 * expected < rms(captured) < 1.5 * expected
     assert np.max(np.abs(held)) <= 1.0
     assert np.max(np.abs(after)) == 0.0
+
+
+def test_a_held_note_moves_with_the_morph_without_a_gap_in_what_jack_carries(jack_server, tiny_model_dir,
+                                                                            tiny_dataset, tmp_path):
+    lib = library_for(tiny_model_dir, tiny_dataset, tmp_path / "lib.safetensors")
+    cfg = jack_config(tmp_path, release=0.1)
+    cfg.audio.gain_db = 12.0
+    cfg.envelope.decay, cfg.envelope.sustain = 0.0, 1.0
+    renderer = neural_renderer(tiny_model_dir, lib)
+    server = SynthServer(cfg, renderer)
+    capture = start_with_capture(server, jack_server)
+    try:
+        client = SimpleUDPClient("127.0.0.1", server.osc.udp_port)
+        client.send_message("/morph/sources", ["keyboard", "organ"])
+        client.send_message("/morph/xy", [0.0, 0.0])
+        time.sleep(0.3)
+        capture.clear()
+        client.send_message("/note/on", [60, 100])
+        time.sleep(0.6)
+        before = renderer.lookup(60, 100)
+        client.send_message("/morph/xy", [1.0, 0.0])     # piano -> organ while the key is held
+        time.sleep(0.6)
+        held = capture.audio()
+        after = renderer.lookup(60, 100)
+        engine = server.engine
+        (voice,) = np.flatnonzero(engine.state == 1)
+        # The audio process plays from the shared note pool: the voice's slot holds the new render.
+        swapped = np.array_equal(engine._pool.audio[engine.voice_slot[voice], :after.audio.size], after.audio)
+        client.send_message("/note/off", [60])
+    finally:
+        capture.close()
+        server.stop()
+    assert before is not None and after is not None and not np.array_equal(before.audio, after.audio)
+    assert swapped
+    onset = int(np.argmax(np.abs(held) > 1e-6))
+    played = held[onset:]
+    # The voice played on through the move: no 10 ms of the held note falls silent.
+    window = SR // 100
+    levels = [rms(played[i:i + window]) for i in range(0, len(played) - window, window)]
+    assert min(levels) > 0.05 * max(levels), levels
+    # The last 0.2 s is the organ's render at the same place in the note, at its level.
+    gain = 10 ** (12 / 20)
+    end = len(played)
+    expected = rms(after.audio[end - SR // 5:end]) * gain
+    assert 0.5 * expected < rms(played[-SR // 5:]) < 1.5 * expected
