@@ -542,13 +542,7 @@ class Engine:
         if v < 0:
             # Every spare slot is still fading: cut the oldest fade short.
             v = self._oldest(self._c_stolen, self.started)
-        audio = note.audio
-        self.buffers[v] = audio
-        self.length[v] = audio.shape[0]
-        self.loop_start[v] = int(note.loop_start)
-        self.loop_end[v] = int(note.loop_end)
-        loop_len = int(note.loop_end) - int(note.loop_start)
-        self.xfade[v] = max(1, min(self.loop_xfade, loop_len // 2, int(note.loop_start)))
+        self._load_note(v, note)
         self.pos[v] = 0.0
         self.base_rate[v] = ratio
         self.bend[v] = self._target_bend(v, channel, 0.0)
@@ -612,13 +606,7 @@ class Engine:
             note = self.pend_notes[v]
             self.pend_notes[v] = None
         self.prev_buffers[v] = self.buffers[v]
-        audio = note.audio
-        self.buffers[v] = audio
-        self.length[v] = audio.shape[0]
-        self.loop_start[v] = int(note.loop_start)
-        self.loop_end[v] = int(note.loop_end)
-        loop_len = int(note.loop_end) - int(note.loop_start)
-        self.xfade[v] = max(1, min(self.loop_xfade, loop_len // 2, int(note.loop_start)))
+        self._load_note(v, note)
         self.swap_len[v] = self.swap_frames
         self.swap_left[v] = self.swap_frames
 
@@ -628,6 +616,16 @@ class Engine:
         self.prev_buffers[v] = None
         if self.pend_slot[v] >= 0 or self.pend_notes[v] is not None:
             self._begin_swap(v)
+
+    def _load_note(self, v: int, note) -> None:
+        """Make voice ``v`` read ``note``: its buffer, length and loop."""
+        audio = note.audio
+        self.buffers[v] = audio
+        self.length[v] = audio.shape[0]
+        self.loop_start[v] = int(note.loop_start)
+        self.loop_end[v] = int(note.loop_end)
+        loop_len = int(note.loop_end) - int(note.loop_start)
+        self.xfade[v] = max(1, min(self.loop_xfade, loop_len // 2, int(note.loop_start)))
 
     def _count_sounding(self) -> int:
         held, released = self._slot_mask, self._slot_mask2
