@@ -75,8 +75,7 @@ def run(args) -> int:
     # The default virtual MIDI port is a convenience: without one, serve OSC anyway.
     server = SynthServer(cfg, renderer, midi_required=args.midi is not None and cfg.midi.port != "virtual")
     server.start()
-    print_line(server.describe())
-    server.serve_forever()
+    server.serve_forever(ready=lambda: print_line(server.describe()))
     if server.recorder is not None:
         print_line(f"morphsynth: wrote {server.recorder.path} ({server.recorder.frames_written} frames)")
     if getattr(server.output, "abandoned", False):

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 from morphsynth.errors import MorphsynthError
 from morphsynth.server.audio_io import Recorder, open_output
@@ -173,10 +174,13 @@ class SynthServer:
     def request_stop(self, *_args) -> None:
         self._stop.set()
 
-    def serve_forever(self) -> None:
-        """Run until Ctrl-C or SIGTERM (main thread only), then stop cleanly."""
+    def serve_forever(self, ready: Callable[[], None] | None = None) -> None:
+        """Run until Ctrl-C or SIGTERM (main thread only), then stop cleanly; ``ready()`` is
+        called once the signals are caught (a client that sees what it prints may stop us)."""
         previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            if ready is not None:
+                ready()
             while not self._stop.wait(0.5):
                 pass
         finally:
