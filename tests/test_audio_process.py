@@ -128,6 +128,27 @@ def test_an_engine_attached_to_the_same_memory_plays_what_the_other_side_queued(
     assert abs(autocorr_hz(np.concatenate(played)) - 440) < 5
 
 
+def test_an_audio_process_started_again_mid_crossfade_plays_the_newest_render_on():
+    control, args = split_engine()
+    arrays, pool = control._shared
+    old, new, newest = sine_note(220), sine_note(230), sine_note(240)
+    control.note_on(50, old)
+    out = np.zeros(64, np.float32)
+    control.process(out)
+    control.retarget(50, new)
+    control.retarget(50, newest)
+    control.process(out)                         # crossfading to new, newest waiting
+    (v,) = np.flatnonzero(control.state != FREE)
+    assert control.swap_left[v] > 0 and control.pend_slot[v] >= 0
+    # The audio process dies here; a new one attaches to the same memory.
+    audio = Engine(**args, shared=(SharedArrays.attach(arrays.layout, arrays.file.fd),
+                                   NotePool.attach(pool.file.fd, pool.n_slots, pool.slot_samples)))
+    for _ in range(100):
+        audio.process(out)
+    assert control.swap_left[v] == 0 and control.pend_slot[v] == -1 and control.prev_slot[v] == -1
+    assert np.array_equal(audio.buffers[v], newest.audio) and np.any(out != 0)
+
+
 # ---------------------------------------------------------------------- the child process
 
 def serve_config(tmp_path, **audio):
