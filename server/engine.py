@@ -38,6 +38,7 @@ _NOTE_ON, _NOTE_OFF, _SUSTAIN, _BEND, _NOTE_BEND, _PRESSURE, _PANIC, _ADSR, _GAI
 N_CHANNELS = 16
 # Counters both sides of a split engine read (slots of ``Engine._counters``).
 _WRITE, _READ, _XRUNS, _DROPPED, _BLOCKS, _FRAMES, _CLOCK, _LOST, _LOSSES, _RECOVERIES, _TIMED, _N_COUNTERS = range(12)
+SWAP_CHUNK = 16            # crossfading voices mixed together as one [c, frames] array
 CALLBACK_TIMES = 1 << 17   # callback durations kept (about 12 minutes of 256-frame blocks at 48 kHz)
 # Per-voice and per-channel arrays that live in shared memory when the engine is split.
 SHARED_ARRAYS = ("state", "stage", "env", "release_step", "pos", "base_rate", "rate", "bend", "note_bend",
@@ -211,6 +212,12 @@ class Engine:
         self._t32 = np.zeros(m, np.float32)
         self._kk = np.zeros(m, np.float64)
         self._prev = np.zeros(m, np.float64)
+        # Voices crossfading to a new render, SWAP_CHUNK at a time: [c, n] views of these.
+        self._sw_got = np.zeros(2 * SWAP_CHUNK * m, np.float32)
+        self._sw_prev = np.zeros(SWAP_CHUNK * m, np.float64)
+        self._sw_tmp = np.zeros(SWAP_CHUNK * m, np.float64)
+        self._sw_off = np.zeros(SWAP_CHUNK, np.float64)
+        self._sw_inv = np.zeros(SWAP_CHUNK, np.float64)
         # All voices at once: flat buffers viewed as [k, n] (contiguous for any k, n).
         self._idx2 = np.zeros(n_slots * m, np.float64)
         self._fl2 = np.zeros(n_slots * m, np.float64)
@@ -879,8 +886,9 @@ class Engine:
         np.take(self.swap_left, active, out=sw, mode="clip")
         np.greater(sw, self._c_int_zero, out=m1)
         if np.count_nonzero(m1):
-            for r in self._indices(m1, self._rows).tolist():
-                self._swap_row(slots[r], idx[r], sig[r], n, r in blend_rows)
+            rows = self._indices(m1, self._rows)
+            for first in range(0, rows.shape[0], SWAP_CHUNK):
+                self._swap_rows(rows[first:first + SWAP_CHUNK], slots, idx, frac, sig, pair, n, blend_rows)
 
         # Envelope times pressure, linear within the block from the start to the end level.
         np.take(self.env, active, out=l0, mode="clip")
@@ -935,31 +943,61 @@ class Engine:
             p1 -= loop_len
         return p1
 
-    def _swap_row(self, v: int, idx: np.ndarray, sig: np.ndarray, n: int, blended: bool) -> None:
-        """Crossfade voice ``v``'s signal ``sig`` ``[n]`` (its new buffer read at ``idx``
-        ``[n]``) from its previous buffer read at the same positions; ``blended``: the head
-        is at the loop seam, so the previous buffer is loop-blended the same way."""
-        prev = self.prev_buffers[v]
-        p, g, b = self._prev[:n], self._g[:n], self._b[:n]
-        self._read_interp(prev, idx, prev.shape[0], self._floor[:n], self._frac[:n], self._i0[:n],
-                          self._i1[:n], p, self._tmp[:n], self._t32[:n])
-        if blended:
-            self._blend_row(v, idx, p, n, prev)
-        # The new buffer's share rises linearly over swap_len frames.
-        length, left = int(self.swap_len[v]), int(self.swap_left[v])
-        reg = self._r_row1
-        reg[()] = length - left + 1
-        np.add(self._k[:n], reg, out=g)
-        reg[()] = 1.0 / length
-        g *= reg
+    def _swap_rows(self, rows: np.ndarray, slots: list[int], idx: np.ndarray, frac: np.ndarray,
+                   sig: np.ndarray, pair: np.ndarray, n: int, blend_rows: list[int]) -> None:
+        """Crossfade the voices in ``rows`` (``[c]`` rows of the ``[k, n]`` block arrays,
+        c <= SWAP_CHUNK) from their previous buffers, read at the same positions ``idx``
+        (``pair``: floor/next sample indices, ``frac``: fractions), into ``sig``."""
+        c = rows.shape[0]
+        cn = c * n
+        got = self._sw_got[:2 * cn].reshape(c, 2 * n)
+        prev = self._sw_prev[:cn].reshape(c, n)
+        tmp = self._sw_tmp[:cn].reshape(c, n)
+        off, inv = self._sw_off[:c], self._sw_inv[:c]
+        exact = []
+        for j, r in enumerate(rows.tolist()):
+            v = slots[r]
+            buf = self.prev_buffers[v]
+            np.take(buf, pair[r], out=got[j], mode="clip")
+            length, left = int(self.swap_len[v]), int(self.swap_left[v])
+            off[j] = length - left + 1
+            inv[j] = 1.0 / length
+            if buf.shape[0] != self.length[v] or idx[r, n - 1] >= buf.shape[0] - 1:
+                exact.append(j)     # another length, or past its end: read this one alone
+        # Linear interpolation as in the main path: float64(b - a) * frac + a.
+        a, b = got[:, :n], got[:, n:]
+        np.subtract(b, a, out=b)
+        np.copyto(prev, b)
+        np.take(frac, rows, axis=0, out=tmp, mode="clip")
+        prev *= tmp
+        np.copyto(tmp, a)
+        prev += tmp
+        rows_list = rows.tolist()
+        for j in exact:
+            r = rows_list[j]
+            buf = self.prev_buffers[slots[r]]
+            self._read_interp(buf, idx[r], buf.shape[0], self._floor[:n], self._frac[:n], self._i0[:n],
+                              self._i1[:n], self._prev[:n], self._tmp[:n], self._t32[:n])
+            np.copyto(prev[j], self._prev[:n])
+        for j, r in enumerate(rows_list):
+            if r in blend_rows:     # at the loop seam: blend the old buffer the same way
+                self._blend_row(slots[r], idx[r], prev[j], n, self.prev_buffers[slots[r]])
+        # The new buffer's share rises linearly over swap_len frames: sig = prev + (sig - prev) * g.
+        g = tmp
+        np.add(self._k[:n], off[:, None], out=g)
+        g *= inv[:, None]
         np.clip(g, self._c_zero, self._c_one, out=g)
-        np.subtract(sig, p, out=b)
-        b *= g
-        np.add(p, b, out=sig)
-        if left <= n:
-            self._end_swap(v)
-        else:
-            self.swap_left[v] = left - n
+        for j, r in enumerate(rows_list):
+            row = sig[r]
+            np.subtract(row, prev[j], out=row)
+            row *= g[j]
+            row += prev[j]
+            v = slots[r]
+            left = int(self.swap_left[v])
+            if left <= n:
+                self._end_swap(v)
+            else:
+                self.swap_left[v] = left - n
 
     def _blend_row(self, v: int, idx: np.ndarray, sig: np.ndarray, n: int, buf: np.ndarray | None = None) -> None:
         """Crossfade ``sig`` ``[n]`` towards the sample one loop earlier as the head ``idx``

@@ -290,3 +290,23 @@ def test_a_late_retarget_for_an_older_morph_leaves_a_voice_of_a_newer_one_alone(
     eng.retarget(69, older, generation=8)
     run(eng, 0.05)
     assert eng.buffers[0] is older.audio and eng.note_gen[0] == 8
+
+
+def test_a_retarget_that_reaches_the_end_of_the_note_fades_cleanly_and_the_voice_ends():
+    def ending(amp):
+        audio = sine_note(440.0, seconds=1.0, amp=amp).audio
+        audio[-SR // 10:] *= np.linspace(1.0, 0.0, SR // 10, dtype=np.float32)   # a render's tail dies away
+        return RenderedNote(audio, SR, SR // 2, SR // 4, SR // 2)
+
+    a, b = ending(0.5), ending(0.3)
+    eng = Engine(SR, adsr=Adsr(0.005, 0.05, 0.8, 2.0), gain_db=0.0, swap_ms=50.0)
+    eng.note_on(69, a)
+    held = run(eng, 0.1)
+    eng.note_off(69)                                    # released before the loop: plays to its end
+    before = run(eng, 0.87)
+    eng.retarget(69, b)                                 # at 0.97 s: the note ends inside the fade
+    tail = run(eng, 0.2)
+    out = np.concatenate([held, before, tail])
+    assert np.all(np.isfinite(tail)) and eng.active_voices() == 0
+    assert np.max(np.abs(np.diff(out))) < 2 * np.pi * 440 / SR * 0.5
+    assert np.all(out[SR:] == 0.0)
