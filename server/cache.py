@@ -4,8 +4,8 @@
 queue served by one worker thread. Miss requests (a note-on that found nothing) go
 first; then new renders of the notes still sounding when the morph moved (each handed to
 its callback); then pre-renders in the order they were queued (most recently played key
-first). Follows and pre-renders are dropped when they belong to an outdated morph. Callers never wait:
-:meth:`RenderQueue.submit` and :meth:`RenderQueue.prerender` only queue.
+first). Follows and pre-renders are dropped when they belong to an outdated morph.
+Callers never wait: :meth:`RenderQueue.submit` and :meth:`RenderQueue.prerender` only queue.
 """
 
 from __future__ import annotations
