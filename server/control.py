@@ -123,11 +123,8 @@ class Controls:
         with self._lock:
             self._generation += 1
             generation = self._generation
-        if not self.follow:
-            self.renderer.set_morph(morph)
-            return
         # Notes still sounding move with the morph: new renders crossfade in where they play.
-        sounding = [(p, v) for p, v in self.engine.sounding_keys() if v > 0]
+        sounding = [(p, v) for p, v in self.engine.sounding_keys() if v > 0] if self.follow else []
         self.renderer.set_morph(morph, follow=sounding,
                                 on_follow=lambda note: self.engine.retarget(note.pitch, note, generation))
 
@@ -324,5 +321,7 @@ class Controls:
         self.notify("/library/changed", count)
         return count
 
-    def library_names(self) -> list[str]:
-        return list(self.renderer.library.names)
+    def library_names(self, containing: str = "") -> list[str]:
+        """The library's source names, or those that contain ``containing`` (case ignored)."""
+        library = self.renderer.library
+        return library.names_containing(containing) if containing else list(library.names)

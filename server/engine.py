@@ -44,7 +44,7 @@ CALLBACK_TIMES = 1 << 17   # callback durations kept (about 12 minutes of 256-fr
 SHARED_ARRAYS = ("state", "stage", "env", "release_step", "pos", "base_rate", "rate", "bend", "note_bend",
                  "amp", "level", "pitch", "note_id", "channel", "started", "released_at", "sustained",
                  "looping", "length", "loop_start", "loop_end", "xfade", "voice_slot", "note_vel", "note_gen", "swap_left",
-                 "swap_len", "prev_slot", "pend_slot", "pend_length", "pend_loop", "channel_bend",
+                 "prev_slot", "pend_slot", "pend_length", "pend_loop", "channel_bend",
                  "channel_pressure", "sustain_on", "_cmd_kind", "_cmd_int", "_cmd_float", "_counters",
                  "_levels", "_callback_times")
 
@@ -175,12 +175,11 @@ class Engine:
         self.voice_slot = np.full(n_slots, -1, np.int32)   # the note-pool slot each voice plays
         self.buffers: list[np.ndarray | None] = [None] * n_slots
         # A sounding voice retargeted to a new render of its key (the morph moved) plays on
-        # from the same position and crossfades from its previous buffer over swap_len frames;
+        # from the same position and crossfades from its previous buffer over swap_frames;
         # a retarget that arrives during a crossfade waits as the pending note.
         self.note_vel = np.zeros(n_slots, np.int32)       # the library velocity of the note played
         self.note_gen = np.zeros(n_slots, np.int64)       # the morph generation it was rendered for
         self.swap_left = np.zeros(n_slots, np.int64)      # frames of the crossfade still to play
-        self.swap_len = np.ones(n_slots, np.int64)
         self.prev_slot = np.full(n_slots, -1, np.int32)   # pool slot of the buffer faded out
         self.pend_slot = np.full(n_slots, -1, np.int32)   # pool slot of the pending note
         self.pend_length = np.zeros(n_slots, np.int64)
@@ -211,13 +210,11 @@ class Engine:
         self._mask = np.zeros(m, np.bool_)
         self._t32 = np.zeros(m, np.float32)
         self._kk = np.zeros(m, np.float64)
-        self._prev = np.zeros(m, np.float64)
         # Voices crossfading to a new render, SWAP_CHUNK at a time: [c, n] views of these.
         self._sw_got = np.zeros(2 * SWAP_CHUNK * m, np.float32)
         self._sw_prev = np.zeros(SWAP_CHUNK * m, np.float64)
         self._sw_tmp = np.zeros(SWAP_CHUNK * m, np.float64)
         self._sw_off = np.zeros(SWAP_CHUNK, np.float64)
-        self._sw_inv = np.zeros(SWAP_CHUNK, np.float64)
         # All voices at once: flat buffers viewed as [k, n] (contiguous for any k, n).
         self._idx2 = np.zeros(n_slots * m, np.float64)
         self._fl2 = np.zeros(n_slots * m, np.float64)
@@ -376,14 +373,18 @@ class Engine:
     def set_gain_db(self, db: float) -> bool:
         return self._push(_GAIN, floats=(db_to_amplitude(db), 0.0, 0.0, 0.0))
 
+    def _sounding(self) -> np.ndarray:
+        """Control side: ``[n_slots]`` bool, the voices held, sustained or releasing."""
+        return (self.state == HELD) | (self.state == RELEASED)
+
     def sounding_keys(self) -> list[tuple[int, int]]:
-        """``(pitch, library velocity)`` of the notes sounding now (held, sustained or
-        releasing), read from the voices without waiting for the audio side."""
-        sounding = (self.state == HELD) | (self.state == RELEASED)
+        """``(pitch, library velocity)`` of the notes sounding now, read from the voices
+        without waiting for the audio side."""
+        sounding = self._sounding()
         return sorted(set(zip(self.pitch[sounding].tolist(), self.note_vel[sounding].tolist())))
 
     def active_voices(self) -> int:
-        return int(np.count_nonzero((self.state == HELD) | (self.state == RELEASED)))
+        return int(np.count_nonzero(self._sounding()))
 
     @property
     def peak(self) -> float:
@@ -519,7 +520,7 @@ class Engine:
                 self.note_vel[v] = ci[3]
                 self.note_gen[v] = ci[4]
             elif kind == _RETARGET:
-                self._retarget(a, int(ci[3]), slot)
+                self._retarget(slot)
             elif kind == _NOTE_OFF:
                 self._release_key(a, b, c)
             elif kind == _SUSTAIN:
@@ -573,13 +574,13 @@ class Engine:
         self.state[v] = HELD
         return v
 
-    def _retarget(self, pitch: int, velocity: int, slot: int) -> None:
+    def _retarget(self, slot: int) -> None:
         """The _RETARGET command in ring ``slot``: start (or queue) the crossfade of the
         matching sounding voices to its note."""
         pooled = self._pool is not None
         ci = self._cmd_int[slot]
+        pitch, velocity, generation = int(ci[0]), int(ci[3]), int(ci[4])
         new_slot = int(ci[5]) if pooled else -1
-        generation = int(ci[4])
         note = self._cmd_obj[slot]
         for v in range(self.n_slots):
             if (self.pitch[v] != pitch or self.note_vel[v] != velocity or self.note_gen[v] > generation
@@ -614,7 +615,6 @@ class Engine:
             self.pend_notes[v] = None
         self.prev_buffers[v] = self.buffers[v]
         self._load_note(v, note)
-        self.swap_len[v] = self.swap_frames
         self.swap_left[v] = self.swap_frames
 
     def _end_swap(self, v: int) -> None:
@@ -953,15 +953,14 @@ class Engine:
         got = self._sw_got[:2 * cn].reshape(c, 2 * n)
         prev = self._sw_prev[:cn].reshape(c, n)
         tmp = self._sw_tmp[:cn].reshape(c, n)
-        off, inv = self._sw_off[:c], self._sw_inv[:c]
+        off = self._sw_off[:c]
+        rows_list = rows.tolist()
         exact = []
-        for j, r in enumerate(rows.tolist()):
+        for j, r in enumerate(rows_list):
             v = slots[r]
             buf = self.prev_buffers[v]
             np.take(buf, pair[r], out=got[j], mode="clip")
-            length, left = int(self.swap_len[v]), int(self.swap_left[v])
-            off[j] = length - left + 1
-            inv[j] = 1.0 / length
+            off[j] = self.swap_frames - int(self.swap_left[v]) + 1
             if buf.shape[0] != self.length[v] or idx[r, n - 1] >= buf.shape[0] - 1:
                 exact.append(j)     # another length, or past its end: read this one alone
         # Linear interpolation as in the main path: float64(b - a) * frac + a.
@@ -972,20 +971,20 @@ class Engine:
         prev *= tmp
         np.copyto(tmp, a)
         prev += tmp
-        rows_list = rows.tolist()
         for j in exact:
             r = rows_list[j]
             buf = self.prev_buffers[slots[r]]
             self._read_interp(buf, idx[r], buf.shape[0], self._floor[:n], self._frac[:n], self._i0[:n],
-                              self._i1[:n], self._prev[:n], self._tmp[:n], self._t32[:n])
-            np.copyto(prev[j], self._prev[:n])
+                              self._i1[:n], prev[j], self._tmp[:n], self._t32[:n])
         for j, r in enumerate(rows_list):
             if r in blend_rows:     # at the loop seam: blend the old buffer the same way
                 self._blend_row(slots[r], idx[r], prev[j], n, self.prev_buffers[slots[r]])
-        # The new buffer's share rises linearly over swap_len frames: sig = prev + (sig - prev) * g.
+        # The new buffer's share rises linearly over swap_frames: sig = prev + (sig - prev) * g.
         g = tmp
         np.add(self._k[:n], off[:, None], out=g)
-        g *= inv[:, None]
+        reg = self._r_row1
+        reg[()] = 1.0 / self.swap_frames
+        g *= reg
         np.clip(g, self._c_zero, self._c_one, out=g)
         for j, r in enumerate(rows_list):
             row = sig[r]

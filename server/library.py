@@ -133,15 +133,22 @@ class Library:
         else the first whose name contains it. Case is ignored after the exact name."""
         if name in self._rows:
             return name
-        key = name.casefold()
-        if key:
-            for found in (str.startswith, str.__contains__):
-                for source, folded in zip(self.names, self._folded):
-                    if found(folded, key):
-                        return source
+        if name:
+            key = name.casefold()
+            for source, folded in zip(self.names, self._folded):
+                if folded.startswith(key):
+                    return source
+            containing = self.names_containing(name)
+            if containing:
+                return containing[0]
         families = ", ".join(sorted({f for f in self.families if f}))
         raise MorphsynthError(f"unknown source '{name}' (the library's {len(self.names)} sources are in the "
                               f"families {families}; /library/list shows them)")
+
+    def names_containing(self, text: str) -> list[str]:
+        """The source names that contain ``text``, case ignored, in library order."""
+        key = text.casefold()
+        return [name for name, folded in zip(self.names, self._folded) if key in folded]
 
     def starting_sources(self, n: int = 4) -> list[str]:
         """The sources a server starts with: the first source of each of the first ``n``

@@ -281,10 +281,7 @@ class Handlers:
         self.jobs.submit(job)
 
     def library_list(self, s, text):
-        names = self.c.library_names()
-        if text:
-            names = [n for n in names if text.casefold() in n.casefold()]
-        return ("/library/list.reply", *names)
+        return ("/library/list.reply", *self.c.library_names(text))
 
     def library_add(self, s, path, name):
         from morphsynth.server.control import confined_path

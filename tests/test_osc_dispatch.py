@@ -35,10 +35,14 @@ def parts(tiny_model_dir, tiny_dataset, tmp_path_factory):
 
 @pytest.fixture
 def rig(parts, tmp_path):
-    yield from make_rig(parts, tmp_path)
+    rig = make_rig(parts, tmp_path)
+    yield rig
+    rig.server.stop()
 
 
 def make_rig(parts, tmp_path, **morph):
+    """The server parts over the small CAE, not started (no sockets, no clock); ``morph``
+    sets keys of the config's morph section."""
     cfg = ServeConfig()
     for key, value in morph.items():
         setattr(cfg.morph, key, value)
@@ -48,10 +52,8 @@ def make_rig(parts, tmp_path, **morph):
     cfg.paths.input_dir = str(tmp_path / "in")
     (tmp_path / "in").mkdir()
     renderer = neural_renderer(*parts)
-    server = SynthServer(cfg, renderer)   # not started: no sockets, no clock
-    yield SimpleNamespace(server=server, osc=server.osc, engine=server.engine, renderer=renderer,
-                          tmp=tmp_path)
-    server.stop()
+    server = SynthServer(cfg, renderer)
+    return SimpleNamespace(server=server, osc=server.osc, engine=server.engine, renderer=renderer, tmp=tmp_path)
 
 
 def send(rig, address, *args, sender=None):
@@ -162,7 +164,7 @@ def test_status_reply_reports_voices_polyphony_cache_model_device_and_rate(rig):
 
 @pytest.mark.parametrize("follow", [True, False], ids=["follows", "follow-off"])
 def test_a_held_note_moves_with_the_morph_crossfading_to_its_new_render_where_it_plays(parts, tmp_path, follow):
-    rig = next(make_rig(parts, tmp_path, follow=follow))
+    rig = make_rig(parts, tmp_path, follow=follow)
     engine = rig.engine
     try:
         send(rig, "/note/on", 60, 100)

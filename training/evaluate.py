@@ -143,11 +143,9 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
     sample_rate = next(iter(models.values())).stft.sample_rate
     do_pitch = pitch_method != "none"
 
-    from morphsynth.training.pitch import hit_rate
+    from morphsynth.training.pitch import hit_rate, pitch_hits
 
     def hits(mags: torch.Tensor, pitches: torch.Tensor) -> np.ndarray:
-        from morphsynth.training.pitch import pitch_hits
-
         audio = reconstruct(mags, method=phase)
         return pitch_hits(audio, pitches.tolist(), sample_rate, method=pitch_method)
 
