@@ -29,17 +29,22 @@ def _loss(core, notes: NoteSet, weights):
     return sum(weights[k] * v for k, v in losses.items()).item()
 
 
-def assert_one_step_lowers_the_loss(core, train_notes) -> TrainState:
-    """One training step on 8 rendered notes: the loss it reports is the loss before, and
-    the loss after is lower."""
+def step_once(core, train_notes, precision: str = "fp32"):
+    """One training step on 8 rendered notes: (state, the values it reported, the float32
+    loss before, the float32 loss after)."""
     batch = train_notes.subset(list(range(8)))
     weights = {"spec/mse": 1.0, "spec/sc": 0.05}
-    optim = OptimConfig(lr=3e-4, warmup_steps=0)
+    optim = OptimConfig(lr=3e-4, warmup_steps=0, precision=precision)
     state = TrainState(core, torch.optim.AdamW(core.parameters(), lr=optim.lr), Progress(), optim, weights,
                        torch.device("cpu"))
     before = _loss(core, batch, weights)
     values = train_step(state, batch.logmag, batch.pitch, batch.velocity)
-    after = _loss(core, batch, weights)
+    return state, values, before, _loss(core, batch, weights)
+
+
+def assert_one_step_lowers_the_loss(core, train_notes) -> TrainState:
+    """One training step: the loss it reports is the loss before, and the loss after is lower."""
+    state, values, before, after = step_once(core, train_notes)
     assert values["total"] == pytest.approx(before, rel=1e-4)
     assert after < before
     return state
@@ -59,16 +64,10 @@ def test_a_bf16_training_step_reduces_the_float32_loss_and_keeps_float32_weights
     torch.manual_seed(0)
     core = build_network("cae", {"latent_dim": 8, "width": 4, "max_channels": 16, "cond_dim": 16})
     core.set_normalisation(*normalisation_stats(train_notes))
-    batch = train_notes.subset(list(range(8)))
-    weights = {"spec/mse": 1.0, "spec/sc": 0.05}
-    optim = OptimConfig(lr=3e-4, warmup_steps=0, precision="bf16")
-    state = TrainState(core, torch.optim.AdamW(core.parameters(), lr=optim.lr), Progress(), optim, weights,
-                       torch.device("cpu"))
-    before = _loss(core, batch, weights)
-    values = train_step(state, batch.logmag, batch.pitch, batch.velocity)
+    _, values, before, after = step_once(core, train_notes, precision="bf16")
     # The step saw the bfloat16 forward pass: close to the float32 loss, not equal to it.
     assert values["total"] == pytest.approx(before, rel=0.05) and values["total"] != before
-    assert _loss(core, batch, weights) < before
+    assert after < before
     assert all(p.dtype == torch.float32 for p in core.parameters())
 
 
