@@ -55,6 +55,12 @@ def add_parser(sub) -> None:
                     help="render every N-th semitone from A (default 1)")
     sf.add_argument("--velocities", default="25,50,75,100,127", metavar="LIST",
                     help="MIDI velocities (default 25,50,75,100,127)")
+    sf.add_argument("--velocities-per-pitch", type=int, metavar="K",
+                    help="render only K of the velocities at each pitch, rotating along the keyboard "
+                         "(default: all at every pitch)")
+    sf.add_argument("--bend-cents", type=float, default=0.0, metavar="C",
+                    help="hold the pitch wheel at a seeded random offset within ±C cents for each note "
+                         "(0-200; default 0: notes exactly on their keys)")
     sf.add_argument("--valid-fraction", type=float, default=0.1, metavar="F",
                     help="share of instruments in nsynth-valid (default 0.1)")
     sf.add_argument("--test-fraction", type=float, default=0.1, metavar="F",
@@ -117,7 +123,8 @@ def run_soundfont(args) -> int:
         args.sf2, args.out, programs=programs, pitches=parse_pitch_range(args.pitches),
         pitch_step=args.pitch_step, velocities=velocities, whole_sf2=whole,
         valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
-        workers=args.workers, silence_db=args.silence_db, max_cents=args.max_cents, progress=not args.quiet)
+        workers=args.workers, silence_db=args.silence_db, max_cents=args.max_cents,
+        velocities_per_pitch=args.velocities_per_pitch, bend_cents=args.bend_cents, progress=not args.quiet)
     print(f"{args.out}: {report.summary()}")
     return 0
 

@@ -122,8 +122,8 @@ def run_build(args) -> int:
     for ex in examples[:1]:
         if ex.sample_rate != model.stft.sample_rate:
             raise MorphsynthError(f"{ex.audio_path}: {ex.sample_rate} Hz, the model expects {model.stft.sample_rate} Hz")
-    notes = (NoteEntry(ex.instrument_str, ex.family_str, ex.pitch, ex.velocity, ex.load_audio(n_samples))
-             for ex in examples)
+    notes = (NoteEntry(ex.instrument_str, ex.family_str, ex.pitch, ex.velocity, ex.load_audio(n_samples),
+                       ex.bend_cents) for ex in examples)
     step = max(1, len(examples) // 10)
 
     def progress(done: int) -> None:

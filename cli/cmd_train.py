@@ -53,7 +53,7 @@ def run(args) -> int:
         valid_set = NSynthDataset(args.data, "valid")
         log(f"device {device}; {len(train_set)} train notes, {len(valid_set)} valid notes")
         train_notes = notes_from_dataset(train_set, config.max_train_notes, config.seed, progress=show and dist.is_main)
-        valid_notes = notes_from_dataset(valid_set, progress=show and dist.is_main)
+        valid_notes = notes_from_dataset(valid_set, config.max_valid_notes, config.seed, progress=show and dist.is_main)
         if device.type == "cuda":
             # The whole set fits on a GPU: no host-to-device copy per batch.
             train_notes, valid_notes = train_notes.to(device), valid_notes.to(device)

@@ -5,6 +5,7 @@
 #
 #   bash scripts/setup.sh            # what the server needs
 #   bash scripts/setup.sh --test     # the same, plus SuperCollider for the patch tests
+#   bash scripts/setup.sh --train    # the same, plus every SoundFont the default model trains on
 #   MORPHSYNTH_PYTHON=python3.12 bash scripts/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,9 +13,16 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(python3 python3-venv python3-pip libportaudio2 libsndfile1 fluidsynth
   fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small jackd2
   puredata-core liblo-tools)
-if [[ "${1:-}" == "--test" ]]; then
-  APT_PACKAGES+=(supercollider-language supercollider-server)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) APT_PACKAGES+=(supercollider-language supercollider-server) ;;
+    # FluidR3 mono, MuseScore General (Lite), csound's sf_GMbank and the OPL-3 FM bank: with
+    # FluidR3 GM, the training SoundFonts of configs/default.yaml (TimGM6mb stays for tests).
+    --train) APT_PACKAGES+=(fluidr3mono-gm-soundfont musescore-general-soundfont-small csound-soundfont
+                            opl3-soundfont) ;;
+    *) printf 'setup: unknown option %s (expected --test, --train)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 PYTHON="${MORPHSYNTH_PYTHON:-python3}"
 
 say() { printf 'setup: %s\n' "$*" >&2; }

@@ -118,7 +118,9 @@ TABLE: tuple[Address, ...] = (
     Address("/library/add", (Arg("path", "s", "audio file of one note, relative to the configured input folder "
                                  "(or absolute inside it)"),
                              Arg("name", "s", "new source name")),
-            "Encode a note into the library as a new source (on the worker thread).", "library_add",
+            "Encode a note into the library as a new source (on the worker thread). Its pitch is "
+            "detected; its level is measured and restored on render, so it plays back as loud as the file.",
+            "library_add",
             asynchronous=True, reply="/done /library/add name", group="Files"),
     # ------------------------------------------------------------------ server
     Address("/status", (), "Report the server's state.", "status",

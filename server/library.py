@@ -29,6 +29,16 @@ FluidR3 programs ranked the rules the same way: 7.32 / 7.83 / 7.25 dB.)
 
 The nearest rule is almost as good as encoding the true note; the mean blurs
 register-dependent timbre.
+
+Level. A library also records ``gain_db [n]`` per entry and, in its metadata, the median
+level of the notes it was built from at each velocity (``reference_level_db``). A user's
+note (``add_note``) can come at any level, and the encoder only knows the levels it was
+trained on: the note is brought to the reference level of its velocity before encoding,
+and the difference between the file's level and the decode's is kept as the entry's
+``gain_db``, which rendering applies (interpolated like the latents, mixed by the morph
+weights). A note added and played back at its own key and velocity keeps its level
+whatever the file's. Dataset entries have gain 0. Level here is the energy of the STFT
+magnitude (:func:`magnitude_level_db`), the same measure on both sides.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import numpy as np
 import torch
 
 from morphsynth.errors import MorphsynthError
+from morphsynth.server.levels import velocity_to_level
 
 import morphsynth.training
 
@@ -71,6 +82,20 @@ class NoteEntry:
     pitch: int
     velocity: int
     audio: np.ndarray
+    bend_cents: float = 0.0  # the note sounds this far off its key; the encoder is told, the library keys by ``pitch``
+
+
+def magnitude_level_db(mag: torch.Tensor) -> torch.Tensor:
+    """Level of notes from their magnitude: ``[batch, n_bins, n_frames]`` → ``[batch]`` dB
+    (10 log10 of the summed squared magnitude; only differences mean anything)."""
+    return 10.0 * torch.log10(mag.double().pow(2).sum(dim=(-2, -1)).clamp_min(1e-20)).float()
+
+
+def audio_level_db(model, audio: torch.Tensor) -> torch.Tensor:
+    """:func:`magnitude_level_db` of audio ``[batch, n_samples]`` through the model's STFT."""
+    from morphsynth.training.spectral import magnitude
+
+    return magnitude_level_db(magnitude(torch.as_tensor(audio, dtype=torch.float32), model.stft.n_fft, model.stft.hop))
 
 
 @dataclass
@@ -92,6 +117,8 @@ class Library:
     pca_mean: torch.Tensor | None = None
     pca_axes: torch.Tensor | None = None
     pca_std: torch.Tensor | None = None
+    gain_db: torch.Tensor | None = None  # [n] float32: level correction applied on render (0 for dataset notes)
+    reference_level_db: dict[int, float] = field(default_factory=dict)  # velocity → median level of the build's notes
     mode: str = "nearest"
     _rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _velocities: list[int] = field(default_factory=list, repr=False)
@@ -100,6 +127,8 @@ class Library:
     def __post_init__(self) -> None:
         if self.pca_mean is None:
             self.pca_mean, self.pca_axes, self.pca_std = principal_axes(self.latents)
+        if self.gain_db is None:
+            self.gain_db = torch.zeros(self.latents.shape[0])
         self._index()
 
     def _index(self) -> None:
@@ -177,8 +206,8 @@ class Library:
             })
         return rows
 
-    def latent_for(self, name: str, pitch: int, velocity: int, mode: str | None = None) -> torch.Tensor:
-        """The latent ``[latent_dim]`` of source ``name`` for a key (see the module doc)."""
+    def _lookup(self, name: str, pitch: int, velocity: int, mode: str | None) -> tuple[np.ndarray, torch.Tensor]:
+        """The entries a key reads and their weights (summing to 1): see the module doc."""
         mode = mode or self.mode
         if mode not in LOOKUP_MODES:
             raise MorphsynthError(f"library: lookup mode must be one of {', '.join(LOOKUP_MODES)}, got {mode!r}")
@@ -187,25 +216,44 @@ class Library:
         # Nearest velocity first: velocity changes timbre far less than register does.
         vdist = (vels - int(velocity)).abs()
         rows = rows[(vdist == vdist.min()).numpy()]
-        if mode == "mean":
-            return self.latents[rows].mean(dim=0)
-        pitches = self.pitches[rows].numpy()
-        exact = rows[pitches == pitch]
-        if exact.size:
-            return self.latents[exact].mean(dim=0)
-        below, above = pitches < pitch, pitches > pitch
-        if not below.any() or not above.any():
-            nearest = rows[np.abs(pitches - pitch) == np.abs(pitches - pitch).min()]
-            return self.latents[nearest].mean(dim=0)
-        p0, p1 = pitches[below].max(), pitches[above].min()
-        z0 = self.latents[rows[pitches == p0]].mean(dim=0)
-        z1 = self.latents[rows[pitches == p1]].mean(dim=0)
-        a = float(pitch - p0) / float(p1 - p0)
-        return z0 + (z1 - z0) * a
+        if mode != "mean":
+            pitches = self.pitches[rows].numpy()
+            below, above = pitches < pitch, pitches > pitch
+            if (pitches == pitch).any():
+                rows = rows[pitches == pitch]
+            elif not below.any() or not above.any():
+                rows = rows[np.abs(pitches - pitch) == np.abs(pitches - pitch).min()]
+            else:
+                p0, p1 = pitches[below].max(), pitches[above].min()
+                a = float(pitch - p0) / float(p1 - p0)
+                r0, r1 = rows[pitches == p0], rows[pitches == p1]
+                w = torch.cat([torch.full((r0.size,), (1 - a) / r0.size), torch.full((r1.size,), a / r1.size)])
+                return np.concatenate([r0, r1]), w
+        return rows, torch.full((rows.size,), 1.0 / rows.size)
+
+    def latent_for(self, name: str, pitch: int, velocity: int, mode: str | None = None) -> torch.Tensor:
+        """The latent ``[latent_dim]`` of source ``name`` for a key (see the module doc)."""
+        rows, w = self._lookup(name, pitch, velocity, mode)
+        return (w[:, None] * self.latents[rows]).sum(dim=0)
+
+    def gain_for(self, name: str, pitch: int, velocity: int, mode: str | None = None) -> float:
+        """The level correction in dB of source ``name`` for a key, read like its latent."""
+        rows, w = self._lookup(name, pitch, velocity, mode)
+        return float((w * self.gain_db[rows]).sum())
 
     def latents_for(self, names, pitch: int, velocity: int) -> torch.Tensor:
         """``[len(names), latent_dim]``: :meth:`latent_for` of each name."""
         return torch.stack([self.latent_for(n, pitch, velocity) for n in names])
+
+    def gains_for(self, names, pitch: int, velocity: int) -> torch.Tensor:
+        """``[len(names)]`` dB: :meth:`gain_for` of each name."""
+        return torch.tensor([self.gain_for(n, pitch, velocity) for n in names])
+
+    def reference_level(self, velocity: int) -> float | None:
+        """The build's median note level at the recorded velocity nearest ``velocity`` (None if unknown)."""
+        if not self.reference_level_db:
+            return None
+        return self.reference_level_db[min(self.reference_level_db, key=lambda v: (abs(v - velocity), -v))]
 
     def knob_offset(self, knobs) -> torch.Tensor:
         """Latent offset ``[latent_dim]`` of knob values given in standard deviations."""
@@ -243,16 +291,31 @@ class Library:
         pitch = int(pitch)
         if not PITCH_MIN <= pitch <= PITCH_MAX:
             raise MorphsynthError(f"library add: pitch {pitch} outside {PITCH_MIN}-{PITCH_MAX}")
-        velocity = self.nearest_velocity(int(velocity))
+        played = int(velocity)
+        velocity = self.nearest_velocity(played)
+        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
+        level = float(audio_level_db(model, x)[0])
+        if not math.isfinite(level) or level <= -190.0:
+            raise MorphsynthError("library add: the note is silent")
+        reference = self.reference_level(velocity)
+        if reference is not None:
+            # The encoder has only heard notes near this level; the difference comes back as gain.
+            x = x * float(10.0 ** ((reference - level) / 20.0))
         with torch.no_grad():
-            z = model.encode_audio(torch.from_numpy(audio)[None],
-                                   torch.tensor([pitch]), torch.tensor([velocity]))[0].float().cpu()
+            p, v = torch.tensor([pitch]), torch.tensor([velocity])
+            z = model.encode_audio(x, p, v)[0].float().cpu()
+            decoded = float(magnitude_level_db(model.decode(z[None], p, v).cpu())[0])
+        # Played back at its own velocity the renderer also applies the velocity curve from the
+        # library velocity it was filed under: the gain leaves that out so the file's level comes back.
+        curve = 20.0 * math.log10(max(velocity_to_level(played, velocity), 1e-6))
+        gain = torch.tensor([level - decoded - curve], dtype=torch.float32)
         if name not in self._rows:
             self.names.append(name)
             self.families.append(USER_FAMILY)
         src = self.names.index(name)
         keep = ~((self.source_index == src) & (self.pitches == pitch) & (self.velocities == velocity))
         self.latents = torch.cat([self.latents[keep], z[None]])
+        self.gain_db = torch.cat([self.gain_db[keep], gain])
         self.pitches = torch.cat([self.pitches[keep], torch.tensor([pitch])])
         self.velocities = torch.cat([self.velocities[keep], torch.tensor([velocity])])
         self.source_index = torch.cat([self.source_index[keep], torch.tensor([src])])
@@ -273,6 +336,7 @@ class Library:
             "pca_mean": self.pca_mean.float().contiguous(),
             "pca_axes": self.pca_axes.float().contiguous(),
             "pca_std": self.pca_std.float().contiguous(),
+            "gain_db": self.gain_db.float().contiguous(),
         }
         meta = {
             "format": FORMAT,
@@ -281,6 +345,7 @@ class Library:
             "model_name": self.model_name,
             "names": json.dumps(self.names),
             "families": json.dumps(self.families),
+            "reference_level_db": json.dumps({str(k): v for k, v in sorted(self.reference_level_db.items())}),
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -315,16 +380,19 @@ class Library:
         try:
             names = json.loads(meta["names"])
             families = json.loads(meta["families"])
-        except (KeyError, ValueError):
-            raise MorphsynthError(f"{path}: library metadata lacks valid 'names'/'families'") from None
+            # Libraries written before levels were kept have neither: gains 0, no reference.
+            reference = {int(k): float(v) for k, v in json.loads(meta.get("reference_level_db", "{}")).items()}
+        except (KeyError, ValueError, TypeError, AttributeError):
+            raise MorphsynthError(f"{path}: library metadata lacks valid 'names'/'families'/'reference_level_db'") from None
         n = tensors["latents"].shape[0]
-        if any(tensors[k].shape[0] != n for k in ("pitches", "velocities", "source_index")) or \
+        gain = tensors.get("gain_db", torch.zeros(n)).float()
+        if any(tensors[k].shape[0] != n for k in ("pitches", "velocities", "source_index")) or gain.shape != (n,) or \
                 len(names) != len(families) or n == 0 or int(tensors["source_index"].max()) >= len(names):
             raise MorphsynthError(f"{path}: library tensors and names disagree in length")
         lib = cls(tensors["latents"].float(), tensors["pitches"].long(), tensors["velocities"].long(),
                   tensors["source_index"].long(), list(names), list(families), meta.get("model_hash", ""),
                   meta.get("model_name", ""), tensors["pca_mean"].float(), tensors["pca_axes"].float(),
-                  tensors["pca_std"].float())
+                  tensors["pca_std"].float(), gain, reference)
         if model is not None:
             check_model(lib, model, str(path))
         return lib
@@ -372,7 +440,7 @@ def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progr
     names: list[str] = []
     families: list[str] = []
     index: dict[str, int] = {}
-    lat, pit, vel, src = [], [], [], []
+    lat, pit, vel, src, lev = [], [], [], [], []
     n_samples = model.stft.n_samples(model.n_frames)
     batch: list[NoteEntry] = []
     done = 0
@@ -382,8 +450,10 @@ def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progr
         audio = torch.from_numpy(np.stack([fit_length(b.audio, n_samples) for b in batch]))
         p = torch.tensor([b.pitch for b in batch])
         v = torch.tensor([b.velocity for b in batch])
+        sounding = torch.tensor([b.pitch + b.bend_cents / 100.0 for b in batch], dtype=torch.float32)
         with torch.no_grad():
-            lat.append(model.encode_audio(audio, p, v).float().cpu())
+            lat.append(model.encode_audio(audio, sounding, v).float().cpu())
+        lev.append(audio_level_db(model, audio))
         pit.append(p)
         vel.append(v)
         done += len(batch)
@@ -404,9 +474,11 @@ def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progr
         flush()
     if not names:
         raise MorphsynthError("library build: no notes to encode")
-    return Library(torch.cat(lat), torch.cat(pit).long(), torch.cat(vel).long(),
+    velocities, levels = torch.cat(vel).long(), torch.cat(lev)
+    reference = {int(v): round(float(levels[velocities == v].median()), 3) for v in velocities.unique().tolist()}
+    return Library(torch.cat(lat), torch.cat(pit).long(), velocities,
                    torch.tensor(src, dtype=torch.long), names, families, model.model_hash,
-                   getattr(model, "name", ""))
+                   getattr(model, "name", ""), reference_level_db=reference)
 
 
 # ------------------------------------------------------------ note audio

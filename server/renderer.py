@@ -27,7 +27,7 @@ from morphsynth.errors import MorphsynthError
 from morphsynth.server.cache import RenderCache, RenderQueue
 from morphsynth.server.levels import velocity_to_level
 from morphsynth.server.library import PITCH_MAX, PITCH_MIN, Library, check_model, read_note
-from morphsynth.server.morph import Morph, mix_latents, ramp_frame_blend
+from morphsynth.server.morph import Morph, mix_latents, normalise_weights, ramp_frame_blend
 from morphsynth.server.resample import resample
 
 HOLD_S = 3.0  # note-off time of the model's 4 s notes (3 s hold + 1 s release)
@@ -418,12 +418,20 @@ class Renderer:
 
     def latents(self, morph: Morph, pitch: int, velocity: int) -> torch.Tensor:
         """The morph's latents for a key: ``[1, latent_dim]`` static, ``[n_breakpoints, latent_dim]`` ramped."""
+        return self.latents_and_gains(morph, pitch, velocity)[0]
+
+    def latents_and_gains(self, morph: Morph, pitch: int, velocity: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`latents` and the level correction of each, ``[n_points]`` dB: the sources'
+        gains (see the library's level notes) mixed by the same weights."""
         lib = self.library
         with self._library_lock:
             src = lib.latents_for(morph.sources, pitch, velocity)  # [n_sources, latent_dim]
+            gains = lib.gains_for(morph.sources, pitch, velocity)  # [n_sources]
             offset = lib.knob_offset(morph.knobs)
         points = [w for _, w in morph.ramp] if morph.ramp else [morph.weights]
-        return torch.stack([mix_latents(src, w, morph.interp, lib.pca_mean) + offset for w in points])
+        z = torch.stack([mix_latents(src, w, morph.interp, lib.pca_mean) + offset for w in points])
+        g = torch.stack([(torch.tensor(normalise_weights(w)) * gains).sum() for w in points])
+        return z, g
 
     def render_magnitudes(self, items: list[tuple[Morph, int, int]]) -> torch.Tensor:
         """Decoded magnitudes ``[len(items), n_bins, n_frames]`` of (morph, pitch, velocity) items.
@@ -431,16 +439,20 @@ class Renderer:
         All latents (one per note, one per breakpoint for ramps) decode as one batch;
         a ramped note blends its breakpoint decodes frame by frame.
         """
-        zs, pitches, vels, spans = [], [], [], []
+        zs, gains, pitches, vels, spans = [], [], [], [], []
         for morph, pitch, velocity in items:
             v = self.library.nearest_velocity(velocity)
-            z = self.latents(morph, pitch, v)
+            z, g = self.latents_and_gains(morph, pitch, v)
             spans.append((len(zs), z.shape[0]))
             zs.extend(z)
+            gains.extend(g)
             pitches += [pitch] * z.shape[0]
             vels += [v] * z.shape[0]
         z = torch.stack(zs).to(self.model.device)
         mags = self.model.decode(z, torch.tensor(pitches), torch.tensor(vels))  # [n_latents, n_bins, n_frames]
+        gain = torch.stack(gains)
+        if bool((gain != 0).any()):
+            mags = mags * torch.pow(10.0, gain / 20.0).to(mags)[:, None, None]
         if all(n == 1 for _, n in spans):
             return mags
         frame_s = self.model.stft.hop / self.model.stft.sample_rate

@@ -306,3 +306,62 @@ def test_loading_fluidsynth_writes_nothing_to_stdout_even_under_ci():
                          env={**os.environ, "CI": "1"}, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout == ""
+
+
+def test_velocity_layers_rotate_along_the_keyboard_so_every_layer_is_heard_across_the_range():
+    from morphsynth.training.dataset_soundfont import velocity_layers
+
+    layers = [40, 70, 96, 124]
+    seen = [velocity_layers(layers, 1, k, offset=3) for k in range(8)]
+    assert all(len(v) == 1 for v in seen)
+    assert [v[0] for v in seen[:4]] == [124, 40, 70, 96]  # offset 3, then one step per key
+    assert {v[0] for v in seen[4:]} == set(layers)
+    assert velocity_layers(layers, 2, 0, offset=0) == [40, 70]
+    assert velocity_layers(layers, None, 5, offset=1) == layers
+    assert velocity_layers(layers, 9, 5, offset=1) == layers
+
+
+def test_bent_notes_sound_at_key_plus_bend_and_the_dataset_says_so(tmp_path):
+    def build(root):
+        return build_soundfont_dataset([FLUID_R3], root, programs=[73], pitches=(60, 65), velocities=[40, 96],
+                                       velocities_per_pitch=1, bend_cents=50.0, valid_fraction=0, test_fraction=0)
+
+    report = build(tmp_path / "a")
+    build(tmp_path / "b")
+    # The same seed bends each note the same way on a rebuild.
+    assert files_of(tmp_path / "a") == files_of(tmp_path / "b")
+    assert report.rendered == 6  # one velocity layer per key
+    ds = nsynth.NSynthDataset(tmp_path / "a", "train", with_audio=True)
+    bends = [ex.bend_cents for ex in ds.examples]
+    assert all(0 < abs(b) <= 50 for b in bends) and len(set(bends)) == 6
+    assert sorted({ex.velocity for ex in ds.examples}) == [40, 96]
+    for i, ex in enumerate(ds.examples):
+        item = ds[i]
+        assert item["pitch"] == pytest.approx(ex.pitch + ex.bend_cents / 100)
+        f0 = autocorrelation_f0(item["audio"].numpy(), nsynth.SAMPLE_RATE)
+        assert abs(cents_off(f0, item["pitch"])) < 15, ex.note_str
+
+
+def test_bend_beyond_the_wheel_range_is_refused(tmp_path):
+    with pytest.raises(MorphsynthError, match="--bend-cents 250"):
+        build_soundfont_dataset([FLUID_R3], tmp_path, programs=[73], pitches=(60, 60), velocities=[96],
+                                bend_cents=250.0)
+
+
+def test_soundfonts_built_from_the_same_samples_put_each_program_in_one_split():
+    from pathlib import Path
+
+    from morphsynth.training.dataset_soundfont import plan_instruments
+
+    sf2s = [Path("FluidR3_GM.sf2"), Path("FluidR3Mono_GM.sf3"), Path("MuseScore_General_Lite.sf3"),
+            Path("OPL-3_FM_128M.sf2")]
+    plan = plan_instruments(sf2s, list(range(40)), {}, seed=0, valid_fraction=0.2, test_fraction=0.2)
+    by_program: dict[int, dict[str, str]] = {}
+    for inst in plan:
+        by_program.setdefault(inst.program, {})[inst.sf2.name] = inst.split
+    for program, splits in by_program.items():
+        lineage = {splits["FluidR3_GM.sf2"], splits["FluidR3Mono_GM.sf3"], splits["MuseScore_General_Lite.sf3"]}
+        assert len(lineage) == 1, program
+    # The FM bank shares no samples with them: its programs are split on their own.
+    assert any(s["OPL-3_FM_128M.sf2"] != s["FluidR3_GM.sf2"] for s in by_program.values())
+    assert {i.split for i in plan} == {"train", "valid", "test"}

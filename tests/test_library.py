@@ -188,6 +188,30 @@ def test_library_add_detects_pitch_from_a_resampled_file_and_list_shows_it(built
     assert "myflute" in listing and "user" in listing and f"{len(lib.names)} sources" in listing
 
 
+@pytest.mark.parametrize("peak_dbfs", [-12.0, -40.0])
+def test_library_add_keeps_the_level_of_the_file_when_rendered_at_its_own_key(built, model_dirs, tmp_path,
+                                                                               peak_dbfs):
+    note = render_note(FLUID_R3, 73, 67, 100, sample_rate=16000)
+    note = note * (10 ** (peak_dbfs / 20) / np.abs(note).max())
+    wav = tmp_path / "flute.wav"
+    sf.write(wav, note, 16000)
+    lib_path, out = tmp_path / "with_flute.safetensors", tmp_path / "back.wav"
+    assert main(["library", "add", "--library", str(built), "--model", str(model_dirs[0]), "--audio", str(wav),
+                 "--name", "loudflute", "--pitch", "67", "--out", str(lib_path)]) == 0
+    assert main(["render", "--model", str(model_dirs[0]), "--library", str(lib_path), "--source", "loudflute",
+                 "--pitch", "67", "--velocity", "100", "--out", str(out)]) == 0
+    back, _ = sf.read(out, dtype="float32")
+
+    def rms_db(x):
+        return 20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+    assert abs(rms_db(back) - rms_db(note)) <= 2.0
+    # The encoder saw the note at the library's reference level, not the file's.
+    lib = Library.load(lib_path, load_model(model_dirs[0]))
+    assert lib.reference_level_db and lib.gain_for("loudflute", 67, 100) != 0.0
+    assert lib.gain_for(lib.names[0], 67, 100) == 0.0
+
+
 def test_read_note_resamples_with_soxr(tmp_path):
     sr = 48000
     tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(sr) / sr)

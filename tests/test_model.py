@@ -311,3 +311,62 @@ def test_pca_dims_without_a_baseline_or_as_large_as_the_latent_is_refused():
         build_network("cae", {"latent_dim": 8, "baseline": "pitch_mean", "pca_dims": 8})
     with pytest.raises(MorphsynthError, match="baseline: must be one of pitch_mean"):
         build_network("cae", {"latent_dim": 8, "baseline": "pca"})
+
+
+def test_smooth_pitch_features_barely_move_between_neighbouring_keys():
+    from morphsynth.training.model import pitch_features, smooth_pitch_features
+
+    keys = torch.arange(21, 109, dtype=torch.float32)
+    vel = torch.full_like(keys, 100)
+    step = (smooth_pitch_features(keys[1:], vel[1:]) - smooth_pitch_features(keys[:-1], vel[:-1])).abs().max()
+    assert step < 0.1
+    # The first models' fastest features (a 4-semitone period) swing by most of their range per key.
+    legacy = (pitch_features(keys[1:], vel[1:]) - pitch_features(keys[:-1], vel[:-1])).abs().max()
+    assert legacy > 0.7
+
+
+def test_harmonic_template_is_exact_at_a_fractional_pitch():
+    from morphsynth.training.model import harmonic_template, midi_to_hz
+
+    pitch = torch.tensor([57.37])
+    t = harmonic_template(pitch)[0, 0, :, 0]  # [512] natural log
+    f0 = float(midi_to_hz(pitch)[0])
+    bin_hz = 15.625
+    for h in range(1, 12):
+        k = h * f0 / bin_hz
+        near = round(k)
+        d = abs(near - k)
+        assert t[near] == pytest.approx(float(torch.log(torch.sinc(torch.tensor(d)) / (1 - d * d))), abs=1e-4)
+        between = round((h + 0.5) * f0 / bin_hz)
+        assert t[between] == pytest.approx(torch.log(torch.tensor(0.01)).item(), abs=1e-4)  # the -40 dB floor
+    assert t.max() <= 0.0
+
+
+def test_a_source_filter_cae_round_trips_and_old_configs_stay_as_they_were(tmp_path):
+    cfg = CaeConfig(latent_dim=4, width=2, max_channels=8, cond_dim=8, pitch_features="smooth", harmonic_output=True)
+    torch.manual_seed(0)
+    net = build_network("cae", cfg)
+    save_synth_model(net, tmp_path / "m", name="sf")
+    model = load_synth_model(tmp_path / "m")
+    mag, pitch, vel = random_notes()
+    z = model.encode(mag, pitch.float() + 0.3, vel)
+    out = model.decode(z, pitch.float() + 0.3, vel)
+    assert out.shape == mag.shape and torch.isfinite(out).all()
+    assert model.net.config == cfg
+    assert CaeConfig().pitch_features is None and CaeConfig().harmonic_output is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("model:\n  pitch_features: wiggly\n", "pitch_features: must be smooth or absent"),
+    ("optim:\n  augment_eq_db: -1\n", "augment_eq_db: must be >= 0"),
+    ("optim:\n  augment_warp_semitones: 20\n", "augment_warp_semitones: must lie in 0..12"),
+    ("optim:\n  epoch_notes: 0\n", "epoch_notes: must be >= 1"),
+    ("max_valid_notes: 1\n", "max_valid_notes: must be >= 2"),
+])
+def test_bad_values_of_the_generalisation_keys_are_refused_naming_the_key(tmp_path, text, message):
+    from morphsynth.config import ConfigError
+
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(p, TrainConfig)

@@ -196,3 +196,32 @@ def test_correction_baseline_pca_on_a_note_subset_still_fits_the_mean_on_every_n
     fit_correction_baseline(part, train_notes, torch.device("cpu"), max_pca_notes=6)
     assert torch.equal(full.baseline.anchor_mean, part.baseline.anchor_mean)
     assert not torch.allclose(full.baseline.components, part.baseline.components)
+
+
+def test_a_tiny_model_trained_on_four_keys_plays_the_keys_between_them_in_tune(train_notes, tmp_path):
+    """Trained on keys 48, 56, 64 and 72 only, it must play 52, 60, 61.5 and 68 within 50 cents."""
+    import dataclasses
+
+    from morphsynth.training.phase import reconstruct
+    from morphsynth.training.pitch import pitch_hits
+    from morphsynth.training.train import train_run
+
+    cfg = load_config("configs/tiny.yaml", TrainConfig)
+    cfg = dataclasses.replace(
+        cfg, baselines=[],
+        model=dataclasses.replace(cfg.model, pitch_features="smooth", harmonic_output=True),
+        optim=dataclasses.replace(cfg.optim, max_epochs=40, patience=40, augment_warp_semitones=0.5))
+    assert sorted(set(train_notes.pitch.tolist())) == [48.0, 56.0, 64.0, 72.0]
+    train_run(cfg, train_notes, train_notes, tmp_path, torch.device("cpu"), log=lambda m: None, progress_bar=False)
+    model = load_synth_model(tmp_path)
+    for source_key, keys in ((56, (52.0, 60.0)), (64, (61.5, 68.0))):
+        notes = train_notes.subset((train_notes.pitch == source_key).nonzero()[:, 0])
+        mag = (torch.exp(notes.logmag.float()) - 1e-4).clamp_min(0)
+        # Only instruments whose own note is on pitch can show whether the model keeps it.
+        on_pitch = pitch_hits(reconstruct(mag), notes.pitch.tolist(), 16000)
+        assert on_pitch.sum() >= 5
+        z = model.encode(mag[on_pitch], notes.pitch[on_pitch], notes.velocity[on_pitch])
+        for key in keys:
+            audio = reconstruct(model.decode(z, torch.full((len(z),), key), notes.velocity[on_pitch]))
+            hits = pitch_hits(audio, [key] * len(z), 16000)
+            assert hits.all(), f"key {key} from {source_key}: {int(hits.sum())}/{len(z)} within 50 cents"

@@ -43,9 +43,18 @@ NSynth family describes a helicopter.
 Splits are instrument-disjoint: instruments of a SoundFont given in ``test_sf2`` all
 go to ``test`` (``whole_sf2`` sends a SoundFont to any one split); the others are
 shuffled with ``seed`` and ``valid_fraction`` / ``test_fraction`` of them (at least one
-each when there are three or more) go to ``valid`` / ``test``. An instrument already
-present in the output keeps its split, so a re-run with more programs never puts one
-instrument in two splits.
+each when there are three or more) go to ``valid`` / ``test``. The unit shuffled is a
+program of a SoundFont *lineage* (:data:`SOUNDFONT_LINEAGE`): FluidR3 GM, its mono and GS
+editions and MuseScore General share most samples, so their flute goes to one split
+together and a held-out instrument is never heard through a sibling. An instrument
+already present in the output keeps its split (and pulls its lineage with it), so a
+re-run with more programs never puts one instrument in two splits.
+
+Coverage options: ``velocities_per_pitch`` renders only that many of the velocity layers
+at each pitch, rotating through them along the keyboard (and by instrument), so every
+layer is heard across the range at a fraction of the notes; ``bend_cents`` holds the pitch
+wheel at a seeded uniform offset in ±that many cents for each note (recorded as
+``pitch_bend_cents``), so the pitches between keys are heard too.
 
 Re-running resumes: a note whose WAV is already complete is kept, not re-rendered.
 Notes whose render peaks below ``silence_db`` (default -70 dBFS) are skipped and
@@ -63,6 +72,7 @@ from __future__ import annotations
 import multiprocessing
 import random
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -218,6 +228,34 @@ def gm_family(program: int) -> tuple[str, str]:
     return family, source
 
 
+# SoundFonts built from the same samples (slug → lineage); any other SoundFont is its own.
+SOUNDFONT_LINEAGE = {
+    "fluidr3gm": "fluidr3", "fluidr3monogm": "fluidr3", "fluidr3gs": "fluidr3",
+    "musescoregeneral": "fluidr3", "musescoregenerallite": "fluidr3", "musescoregeneralfull": "fluidr3",
+}
+
+
+def soundfont_lineage(slug: str) -> str:
+    return SOUNDFONT_LINEAGE.get(slug, slug)
+
+
+def note_bend_cents(note_str: str, max_cents: float, seed: int) -> float:
+    """Seeded per-note pitch bend, uniform in ±``max_cents`` (0 when ``max_cents`` is 0)."""
+    if not max_cents:
+        return 0.0
+    rng = random.Random(zlib.crc32(f"{seed}:{note_str}".encode()))
+    return round(rng.uniform(-max_cents, max_cents), 3)
+
+
+def velocity_layers(velocities: Sequence[int], per_pitch: int | None, pitch_index: int, offset: int) -> list[int]:
+    """The velocity layers rendered at the ``pitch_index``-th pitch: all, or ``per_pitch`` of
+    them rotating along the keyboard (``offset``, e.g. the instrument number, staggers instruments)."""
+    if not per_pitch or per_pitch >= len(velocities):
+        return list(velocities)
+    start = (pitch_index * per_pitch + offset) % len(velocities)
+    return sorted(velocities[(start + j) % len(velocities)] for j in range(per_pitch))
+
+
 def soundfont_slug(sf2: str | Path) -> str:
     """``FluidR3_GM.sf2`` → ``fluidr3gm``: lowercase letters and digits of the file stem."""
     slug = re.sub(r"[^a-z0-9]", "", Path(sf2).stem.lower())
@@ -345,9 +383,14 @@ def plan_instruments(sf2s: Sequence[Path], programs: Sequence[int], whole: dict[
             family, source = gm_family(program)
             name = f"{family}_{source}_{slugs[k]}{program:03d}"
             rows.append((sf2, program, k * 128 + program, name, family, source))
-    fresh = [r[3] for r in rows if r[3] not in existing and r[0] not in whole]
+    group_of = {r[3]: f"{soundfont_lineage(slugs[all_sf2.index(r[0])])}:{r[1]:03d}" for r in rows}
     split_of = {name: split for name, (split, _) in existing.items()}
-    split_of.update(assign_splits(fresh, seed, valid_fraction, test_fraction))
+    group_split = {group_of[n]: split_of[n] for n in existing if n in group_of}
+    fresh_groups = sorted({group_of[r[3]] for r in rows
+                           if r[3] not in existing and r[0] not in whole and group_of[r[3]] not in group_split})
+    group_split.update(assign_splits(fresh_groups, seed, valid_fraction, test_fraction))
+    split_of.update({r[3]: group_split[group_of[r[3]]] for r in rows
+                     if r[3] not in existing and r[0] not in whole})
     taken = {number for _, number in existing.values()}
     next_free = max(taken | {r[2] for r in rows}, default=-1) + 1
     plan = []
@@ -378,24 +421,24 @@ def _synth_for(sf2: str):
     return synth
 
 
-def _render_task(task: tuple[str, int, list[tuple[str, int, int]], float, float | None]) -> list[tuple[str, str]]:
+def _render_task(task: tuple[str, int, list[tuple[str, int, int, float]], float, float | None]) -> list[tuple[str, str]]:
     """Render one instrument's missing notes to ``audio/<note_str>.wav``.
 
-    task: (sf2, program, [(wav path, pitch, velocity)], silence peak, max cents or None).
+    task: (sf2, program, [(wav path, pitch, velocity, bend cents)], silence peak, max cents or None).
     Returns ``[(wav path, "rendered" | "silent" | "off_pitch")]``.
     """
     sf2, program, notes, silence_peak, max_cents = task
     synth = _synth_for(sf2)
     out = []
-    for path, pitch, velocity in notes:
-        audio = synth.render(program, pitch, velocity, nsynth.HOLD_S, nsynth.RELEASE_S)
+    for path, pitch, velocity, bend in notes:
+        audio = synth.render(program, pitch, velocity, nsynth.HOLD_S, nsynth.RELEASE_S, bend_cents=bend)
         if float(np.abs(audio).max(initial=0.0)) < silence_peak:
             out.append((path, "silent"))
             continue
         if max_cents is not None:
             from morphsynth.training.metrics import autocorrelation_f0, cents_off
 
-            if not abs(cents_off(autocorrelation_f0(audio, nsynth.SAMPLE_RATE), pitch)) <= max_cents:
+            if not abs(cents_off(autocorrelation_f0(audio, nsynth.SAMPLE_RATE), pitch + bend / 100)) <= max_cents:
                 out.append((path, "off_pitch"))
                 continue
         nsynth.write_wav(path, audio)
@@ -412,7 +455,8 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
                             whole_sf2: dict[str | Path, str] | None = None,
                             valid_fraction: float = 0.1, test_fraction: float = 0.1,
                             seed: int = 0, workers: int = 1, silence_db: float = -70.0,
-                            max_cents: float | None = None, progress: bool = False) -> BuildReport:
+                            max_cents: float | None = None, velocities_per_pitch: int | None = None,
+                            bend_cents: float = 0.0, progress: bool = False) -> BuildReport:
     """Render notes from General MIDI SoundFonts into an NSynth-layout dataset at ``out``.
 
     ``sf2``: SoundFont files whose instruments are split by ``seed`` and the fractions.
@@ -423,7 +467,8 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
     inclusive MIDI range, every ``pitch_step``-th semitone from its low end.
     ``max_cents``: also skip notes whose autocorrelation fundamental is further than
     this from the MIDI pitch (off by default: organ drawbars, harps and some leads sound
-    an octave away by design, and bells and timpani fool the estimator). Returns a
+    an octave away by design, and bells and timpani fool the estimator).
+    ``velocities_per_pitch`` and ``bend_cents``: see the module notes. Returns a
     :class:`BuildReport`.
     """
     sf2s = [Path(p) for p in sf2]
@@ -455,6 +500,12 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
         raise MorphsynthError(f"--max-cents {max_cents}: expected a positive number")
     if workers < 1:
         raise MorphsynthError(f"--workers {workers}: expected at least 1")
+    if velocities_per_pitch is not None and velocities_per_pitch < 1:
+        raise MorphsynthError(f"--velocities-per-pitch {velocities_per_pitch}: expected at least 1")
+    from morphsynth.training.soundfont import BEND_RANGE_CENTS
+
+    if not 0.0 <= bend_cents <= BEND_RANGE_CENTS:
+        raise MorphsynthError(f"--bend-cents {bend_cents}: expected 0-{BEND_RANGE_CENTS:.0f}")
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -485,17 +536,19 @@ def build_soundfont_dataset(sf2: Sequence[str | Path], out: str | Path, *,
         for inst in instruments:
             folder = nsynth.split_dir(out, inst.split)
             todo = []
-            for pitch in pitch_list:
-                for velocity in velocities:
+            for k, pitch in enumerate(pitch_list):
+                for velocity in velocity_layers(velocities, velocities_per_pitch, k, inst.instrument):
+                    note_str = nsynth.make_note_str(inst.instrument_str, pitch, velocity)
+                    bend = note_bend_cents(note_str, bend_cents, seed)
                     ex = nsynth.make_example(inst.instrument, inst.instrument_str, pitch, velocity,
-                                             inst.family, inst.source)
+                                             inst.family, inst.source, bend_cents=bend)
                     path = folder / nsynth.AUDIO_DIR / f"{ex['note_str']}.wav"
                     if nsynth.is_complete_note_file(path):
                         examples[inst.split][ex["note_str"]] = ex
                         report.kept += 1
                     else:
                         planned[str(path)] = (inst.split, ex)
-                        todo.append((str(path), pitch, velocity))
+                        todo.append((str(path), pitch, velocity, bend))
             if todo:
                 tasks.append((str(inst.sf2), inst.program, todo, 10.0 ** (silence_db / 20.0), max_cents))
 

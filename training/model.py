@@ -52,15 +52,54 @@ def midi_to_hz(pitch: torch.Tensor) -> torch.Tensor:
 
 
 def pitch_features(pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
-    """Smooth condition features, so unseen pitches and velocities interpolate.
+    """The first models' condition features (``CaeConfig.pitch_features`` absent).
 
-    pitch, velocity: ``[batch]`` MIDI values → ``[batch, 14]``.
+    pitch, velocity: ``[batch]`` MIDI values → ``[batch, 14]``. The fastest sinusoid has a
+    period of 4 semitones, so from notes 6 semitones apart it aliases: kept only so
+    model files written with it still load.
     """
     p = pitch.float() / 127.0
     freqs = 2.0 ** torch.arange(6, device=pitch.device, dtype=torch.float32)  # 1..32 cycles over the range
     ang = math.pi * p[:, None] * freqs[None, :]
     v = velocity.float() / 127.0
     return torch.cat([p[:, None], v[:, None], torch.sin(ang), torch.cos(ang)], dim=1)
+
+
+def smooth_pitch_features(pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
+    """Condition features with no period shorter than 64 semitones (``pitch_features: smooth``).
+
+    pitch, velocity: ``[batch]`` MIDI values (fractional allowed) → ``[batch, 11]``. Where
+    the harmonics go is the harmonic channels' job; these only let the timbre change
+    slowly along the keyboard and with velocity, so they must not wiggle between keys.
+    """
+    p = (pitch.float() - 64.0) / 64.0
+    v = (velocity.float() - 64.0) / 64.0
+    ang = math.pi * p[:, None] * torch.tensor([0.5, 1.0, 2.0], device=pitch.device)
+    return torch.cat([torch.stack([p, v, p * p, v * v, p * v], dim=1), torch.sin(ang), torch.cos(ang)], dim=1)
+
+
+CONDITION_FEATURES = {None: (pitch_features, 14), "smooth": (smooth_pitch_features, 11)}
+
+
+def harmonic_template(pitch: torch.Tensor, n_rows: int = GRID_BINS, sample_rate: int = 16000,
+                      n_fft: int = 1024, floor_db: float = -40.0) -> torch.Tensor:
+    """Log magnitude of a flat harmonic comb at ``pitch`` as the STFT's Hann window sees it.
+
+    pitch: ``[batch]`` fractional MIDI → ``[batch, 1, n_rows, 1]``, natural log, 0 on every
+    harmonic and down to ``floor_db`` between them: each linear bin takes the Hann main
+    lobe ``sinc(d) / (1 - d²)`` at its distance ``d`` (in bins) from the nearest harmonic.
+    Exact at any fractional pitch, so the decoder only has to say how deep the comb is.
+    """
+    bin_hz = sample_rate / n_fft
+    f0 = midi_to_hz(pitch)[:, None]  # [batch, 1]
+    f = torch.arange(n_rows, device=pitch.device, dtype=torch.float32)[None, :] * bin_hz
+    h = torch.round(f / f0).clamp_min(1.0)
+    d = ((f - h * f0) / bin_hz).abs()
+    lobe = torch.sinc(d) / (1.0 - d * d).clamp_min(1e-6)
+    lobe = torch.where((d - 1.0).abs() < 1e-4, torch.full_like(d, 0.5), lobe)  # the 0/0 at d = 1
+    floor = 10.0 ** (floor_db / 20.0)
+    lobe = torch.where(d < 2.0, lobe.clamp_min(floor), torch.full_like(d, floor))
+    return torch.log(lobe)[:, None, :, None]
 
 
 def harmonic_channels(pitch: torch.Tensor, n_rows: int, sample_rate: int = 16000, n_fft: int = 1024) -> torch.Tensor:
@@ -166,6 +205,12 @@ class CaeConfig:
     # "off"/0, so model and checkpoint files written before these keys existed compare equal.
     baseline: Optional[str] = None
     pca_dims: Optional[int] = None  # with a baseline: this many latent coordinates are PCA coefficients of x - mean
+    # "smooth": condition features without short periods (smooth_pitch_features); absent: the first
+    # models' aliasing Fourier features, for files written before.
+    pitch_features: Optional[str] = None
+    # True: source-filter output, an envelope plus a depth (>= 0) times the exact harmonic comb of
+    # the note's pitch (harmonic_template), both decoded; absent: one decoded channel.
+    harmonic_output: Optional[bool] = None
 
     def validate(self) -> None:
         if self.latent_dim < 1:
@@ -183,6 +228,10 @@ class CaeConfig:
                 raise ValueError("pca_dims: needs a baseline (baseline: pitch_mean)")
             if not 1 <= self.pca_dims < self.latent_dim:
                 raise ValueError(f"pca_dims: must lie in 1..latent_dim-1 ({self.latent_dim - 1}), got {self.pca_dims}")
+        if self.pitch_features not in CONDITION_FEATURES:
+            raise ValueError(f"pitch_features: must be smooth or absent, got {self.pitch_features!r}")
+        if self.harmonic_output is not None and not isinstance(self.harmonic_output, bool):
+            raise ValueError(f"harmonic_output: must be true or false, got {self.harmonic_output!r}")
 
 
 def warp_to_pitch(x: torch.Tensor, src_pitch: torch.Tensor, dst_pitch: torch.Tensor) -> torch.Tensor:
@@ -309,8 +358,9 @@ class ConvAutoencoder(SpectralAutoencoder):
         self.baseline = PitchBaseline(n_frames, self.pca_dims) if config.baseline else None
         self.to_latent = nn.Linear(chans[-1] * bottom[0] * bottom[1], config.latent_dim - self.pca_dims)
 
+        self.condition_features, n_cond = CONDITION_FEATURES[config.pitch_features]
         self.cond = nn.Sequential(
-            nn.Linear(config.latent_dim + 14, config.cond_dim), nn.LeakyReLU(0.2),
+            nn.Linear(config.latent_dim + n_cond, config.cond_dim), nn.LeakyReLU(0.2),
             nn.Linear(config.cond_dim, config.cond_dim), nn.LeakyReLU(0.2),
         )
         self.from_cond = nn.Linear(config.cond_dim, chans[-1] * bottom[0] * bottom[1])
@@ -327,6 +377,15 @@ class ConvAutoencoder(SpectralAutoencoder):
         # dominates the cost, so no FiLM and no activation there.
         self.out_harmonics = config.harmonic_rows > 0 and GRID_BINS // 2 >= config.harmonic_rows
         self.out = nn.ConvTranspose2d(dec_chans[-1] + (3 if self.out_harmonics else 0), 1, 4, stride=2, padding=1)
+        # The comb depth is smooth along both axes: decoded at half resolution by a 1x1 conv
+        # and upsampled, it costs almost nothing next to the full-resolution layer.
+        self.comb_depth = None
+        if config.harmonic_output:
+            # Starts as a full comb (depth softplus(b) = 1 everywhere): a harmonic note is the
+            # prior, which the decoder learns to relax for noisy or inharmonic sounds.
+            self.comb_depth = nn.Conv2d(dec_chans[-1], 1, 1)
+            nn.init.zeros_(self.comb_depth.weight)
+            nn.init.constant_(self.comb_depth.bias, math.log(math.e - 1.0))
         if self.baseline is not None:
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
@@ -345,14 +404,20 @@ class ConvAutoencoder(SpectralAutoencoder):
         return torch.cat([coeffs, self.to_latent(h.flatten(1))], dim=1)
 
     def decode(self, z: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
-        cond = self.cond(torch.cat([z, pitch_features(pitch, velocity)], dim=1))
+        cond = self.cond(torch.cat([z, self.condition_features(pitch, velocity)], dim=1))
         h = self.from_cond(cond).view(z.shape[0], -1, *self.bottom)  # [batch, c5, 8, 4]
         for block, rows in zip(self.blocks, self.harmonic_levels):
             extra = harmonic_channels(pitch, rows) if rows else None
             h = block(h, cond, extra)  # rows and frames double
+        depth = None
+        if self.comb_depth is not None:
+            depth = F.softplus(F.interpolate(self.comb_depth(h), scale_factor=2.0, mode="bilinear", align_corners=False))
         if self.out_harmonics:
             h = torch.cat([h, harmonic_channels(pitch, h.shape[2]).expand(-1, -1, -1, h.shape[-1])], dim=1)
         g = self.out(h)  # [batch, 1, 512, 256]
+        if depth is not None:
+            # Envelope plus depth x comb: the comb is in log units, the output in normalised ones.
+            g = g + depth * (harmonic_template(pitch) / self.norm_std)
         if self.baseline is None:
             return grid_to_features(g, self.n_frames, float(self.floor_feature[-1]))
         mean = self.baseline.mean(pitch, velocity)

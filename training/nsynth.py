@@ -98,8 +98,13 @@ def source_index(source: str | int) -> int:
 
 
 def make_example(instrument: int, instrument_str: str, pitch: int, velocity: int,
-                 family: str | int, source: str | int, qualities: Iterable[str] = ()) -> dict:
-    """One examples.json entry with NSynth's fields and types."""
+                 family: str | int, source: str | int, qualities: Iterable[str] = (),
+                 bend_cents: float = 0.0) -> dict:
+    """One examples.json entry with NSynth's fields and types.
+
+    ``bend_cents`` (not an NSynth field, written only when non-zero): the note was played
+    that far off its MIDI key (a held pitch wheel), so it sounds at ``pitch + cents / 100``.
+    """
     if "-" in instrument_str or "/" in instrument_str or not instrument_str:
         raise MorphsynthError(f"instrument name '{instrument_str}': must be non-empty, without '-' or '/'")
     fam, src = family_index(family), source_index(source)
@@ -121,6 +126,7 @@ def make_example(instrument: int, instrument_str: str, pitch: int, velocity: int
         "instrument_source_str": SOURCES[src],
         "qualities": [int(q in qualities) for q in QUALITIES],
         "qualities_str": [q for q in QUALITIES if q in qualities],
+        **({"pitch_bend_cents": round(float(bend_cents), 3)} if bend_cents else {}),
     }
 
 
@@ -136,6 +142,9 @@ def check_example(entry: object, where: str) -> dict:
             raise MorphsynthError(f"{where}: key '{key}': expected {tp.__name__}, got {type(value).__name__}")
     if not 0 <= entry["pitch"] <= 127 or not 0 <= entry["velocity"] <= 127:
         raise MorphsynthError(f"{where}: pitch/velocity outside 0-127")
+    bend = entry.get("pitch_bend_cents", 0.0)
+    if isinstance(bend, bool) or not isinstance(bend, (int, float)) or not -200 <= bend <= 200:
+        raise MorphsynthError(f"{where}: key 'pitch_bend_cents': expected a number within ±200")
     if not 0 <= entry["instrument_family"] < len(FAMILIES) or not 0 <= entry["instrument_source"] < len(SOURCES):
         raise MorphsynthError(f"{where}: instrument_family/instrument_source out of range")
     return entry
@@ -252,6 +261,12 @@ class Example:
     family: int
     source: int
     qualities: tuple[int, ...]
+    bend_cents: float = 0.0
+
+    @property
+    def sounding_pitch(self) -> float:
+        """The pitch the note sounds at, in fractional MIDI: key plus pitch bend."""
+        return self.pitch + self.bend_cents / 100.0
 
     @property
     def family_str(self) -> str:
@@ -280,7 +295,8 @@ class Example:
                    instrument=entry["instrument"], instrument_str=entry["instrument_str"],
                    pitch=entry["pitch"], velocity=entry["velocity"], sample_rate=entry["sample_rate"],
                    family=entry["instrument_family"], source=entry["instrument_source"],
-                   qualities=tuple(entry["qualities"]))
+                   qualities=tuple(entry["qualities"]),
+                   bend_cents=float(entry.get("pitch_bend_cents", 0.0)))
 
 
 def load_audio(path: str | Path, n_samples: int = N_SAMPLES, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -415,9 +431,9 @@ def _stat_key(path: Path) -> tuple[str, str]:
 class NSynthDataset:
     """Torch Dataset of magnitude spectrograms for the notes of one or more splits.
 
-    Item: ``{"mag": float32 [n_bins, n_frames] (513 x 251 with the defaults), "pitch",
-    "velocity", "instrument", "family", "source": int, "instrument_str", "note_str",
-    "split": str}``, plus ``"audio"`` ``[n_samples]`` when ``with_audio``.
+    Item: ``{"mag": float32 [n_bins, n_frames] (513 x 251 with the defaults), "pitch": float
+    (the sounding pitch, key plus bend), "velocity", "instrument", "family", "source": int,
+    "instrument_str", "note_str", "split": str}``, plus ``"audio"`` ``[n_samples]`` when ``with_audio``.
 
     Features are cached as one safetensors file per note under
     ``cache_dir/mag-sr<rate>-fft<n_fft>-hop<hop>-n<n_samples>/`` (default
@@ -489,7 +505,7 @@ class NSynthDataset:
             audio = ex.load_audio(self.n_samples)
             mag = self._compute(audio)
         item = {
-            "mag": mag, "pitch": ex.pitch, "velocity": ex.velocity, "instrument": ex.instrument,
+            "mag": mag, "pitch": ex.sounding_pitch, "velocity": ex.velocity, "instrument": ex.instrument,
             "family": ex.family, "source": ex.source, "instrument_str": ex.instrument_str,
             "note_str": ex.note_str, "split": ex.split,
         }

@@ -43,6 +43,20 @@ GM_GROUPS = [
 # FluidSynth renders in blocks of this many samples.
 _BLOCK = 64
 _CC_ALL_SOUND_OFF = 120
+# FluidSynth's default pitch-wheel sensitivity (General MIDI): ±2 semitones.
+BEND_RANGE_CENTS = 200.0
+
+
+def bend_value(cents: float) -> int:
+    """Pitch-wheel offset from centre (-8192..8191) that bends by ``cents`` at GM's ±200-cent range."""
+    if not -BEND_RANGE_CENTS <= cents <= BEND_RANGE_CENTS:
+        raise MorphsynthError(f"pitch bend {cents} cents: outside ±{BEND_RANGE_CENTS:.0f}")
+    return max(-8192, min(8191, int(round(cents / BEND_RANGE_CENTS * 8192))))
+
+
+def bend_cents(value: int) -> float:
+    """The bend in cents that wheel offset ``value`` plays (inverse of :func:`bend_value`)."""
+    return value * BEND_RANGE_CENTS / 8192
 
 
 def gm_group(program: int) -> str:
@@ -115,11 +129,13 @@ class SoundFontSynth:
             raise RuntimeError("fluid_synth_write_float failed")
         return buf
 
-    def _start(self, program: int, pitch: int, velocity: int, bank: int) -> None:
+    def _start(self, program: int, pitch: int, velocity: int, bank: int, bend: int) -> None:
         s = self._synth
         s.system_reset()
         if s.program_select(0, self._sfid, bank, program) != 0:
             raise MorphsynthError(f"{self.path}: no preset for bank {bank} program {program}")
+        if bend:
+            s.pitch_bend(0, bend)  # pyfluidsynth adds the 8192 centre
         s.noteon(0, int(pitch), int(velocity))
 
     def _silence(self) -> None:
@@ -127,17 +143,22 @@ class SoundFontSynth:
         self._samples(4 * _BLOCK)
 
     def render(self, program: int, pitch: int, velocity: int,
-               hold_s: float = 3.0, release_s: float = 1.0, bank: int = 0) -> np.ndarray:
-        """Render one note; returns ``[n_samples]`` float32 in [-1, 1]."""
+               hold_s: float = 3.0, release_s: float = 1.0, bank: int = 0, bend_cents: float = 0.0) -> np.ndarray:
+        """Render one note; returns ``[n_samples]`` float32 in [-1, 1].
+
+        ``bend_cents``: the pitch wheel held there for the whole note (GM's default bend
+        range, ±200 cents; quantised to the wheel's 14 bits, see :func:`bend_value`).
+        """
         if not (0 <= program <= 127 and 0 <= pitch <= 127 and 1 <= velocity <= 127):
             raise MorphsynthError(f"program {program}, pitch {pitch}, velocity {velocity}: out of MIDI range")
+        bend = bend_value(bend_cents)
         n_hold = int(round(hold_s * self.sample_rate))
         n_release = int(round(release_s * self.sample_rate))
         # Priming block: leaves this note's gains in the voices the real note will reuse.
-        self._start(program, pitch, velocity, bank)
+        self._start(program, pitch, velocity, bank, bend)
         self._samples(_BLOCK)
         self._silence()
-        self._start(program, pitch, velocity, bank)
+        self._start(program, pitch, velocity, bank, bend)
         hold = self._samples(n_hold)
         self._synth.noteoff(0, int(pitch))
         release = self._samples(n_release)

@@ -65,13 +65,14 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _as_long(values, n: int | None, what: str, device) -> torch.Tensor:
-    t = torch.as_tensor(values, device=device).long().reshape(-1)
+def _as_midi(values, n: int | None, what: str, device, dtype: torch.dtype = torch.long) -> torch.Tensor:
+    """MIDI values as a ``[n]`` tensor of ``dtype`` (a single value is broadcast), checked to lie in 0..127."""
+    t = torch.as_tensor(values, device=device).to(dtype).reshape(-1)
     if n is not None and t.numel() == 1 and n > 1:
         t = t.expand(n)
     if n is not None and t.numel() != n:
         raise MorphsynthError(f"{what}: expected {n} values, got {t.numel()}")
-    if t.numel() and (int(t.min()) < 0 or int(t.max()) > 127):
+    if t.numel() and (float(t.min()) < 0 or float(t.max()) > 127):
         raise MorphsynthError(f"{what}: MIDI values must lie in 0..127")
     return t
 
@@ -106,24 +107,28 @@ class SynthModel:
 
     @torch.no_grad()
     def encode(self, mag: torch.Tensor, pitch, velocity) -> torch.Tensor:
-        """mag: ``[batch, 513, n_frames]`` linear magnitude; pitch, velocity: ``[batch]`` → ``[batch, latent_dim]``."""
+        """mag: ``[batch, 513, n_frames]`` linear magnitude; pitch (fractional MIDI allowed), velocity:
+        ``[batch]`` → ``[batch, latent_dim]``."""
         mag = torch.as_tensor(mag, dtype=torch.float32, device=self.device)
         if mag.ndim != 3 or mag.shape[1:] != (self.n_bins, self.n_frames):
             raise MorphsynthError(f"mag: expected [batch, {self.n_bins}, {self.n_frames}], got {list(mag.shape)}")
         n = mag.shape[0]
-        p = _as_long(pitch, n, "pitch", self.device)
-        v = _as_long(velocity, n, "velocity", self.device)
+        # Fractional pitch (a bent or detuned note) reaches the network as it is.
+        p = _as_midi(pitch, n, "pitch", self.device, torch.float32)
+        v = _as_midi(velocity, n, "velocity", self.device)
         return self.net.encode(self.net.mag_to_features(mag), p, v).float()
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, pitch, velocity) -> torch.Tensor:
-        """z: ``[batch, latent_dim]``; pitch, velocity: ``[batch]`` → linear magnitude ``[batch, 513, n_frames]`` ≥ 0."""
+        """z: ``[batch, latent_dim]``; pitch (fractional MIDI allowed), velocity: ``[batch]`` → linear
+        magnitude ``[batch, 513, n_frames]`` ≥ 0."""
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise MorphsynthError(f"z: expected [batch, {self.latent_dim}], got {list(z.shape)}")
         n = z.shape[0]
-        p = _as_long(pitch, n, "pitch", self.device)
-        v = _as_long(velocity, n, "velocity", self.device)
+        # Fractional pitch (a bent or detuned note) reaches the network as it is.
+        p = _as_midi(pitch, n, "pitch", self.device, torch.float32)
+        v = _as_midi(velocity, n, "velocity", self.device)
         return self.net.features_to_mag(self.net.decode(z, p, v)).float()
 
     @torch.no_grad()

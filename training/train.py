@@ -31,7 +31,7 @@ from morphsynth.training.checkpoint import Progress, has_checkpoint, load_checkp
 from morphsynth.training.distributed import (DistInfo, barrier, broadcast_flag, epoch_indices, replica_checksums,
                                              unwrap, wrap)
 from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
-from morphsynth.training.model import LOG_EPS, N_BINS, SpectralAutoencoder
+from morphsynth.training.model import LOG_EPS, N_BINS, SpectralAutoencoder, warp_to_pitch
 from morphsynth.training.spectral import StftSettings
 from morphsynth.training.synth_model import build_network, save_synth_model
 from morphsynth.training.train_config import OptimConfig, TrainConfig
@@ -46,7 +46,8 @@ BASELINES_DIR = "baselines"
 @dataclass
 class NoteSet:
     """Notes held in memory: ``logmag [n, 513, n_frames]`` float16 (``log(mag + 1e-4)``),
-    ``pitch``/``velocity``/``family`` ``[n]`` long, ``instrument`` names."""
+    ``pitch`` ``[n]`` float32 (sounding pitch: key plus bend), ``velocity``/``family`` ``[n]``
+    long, ``instrument`` names."""
 
     logmag: torch.Tensor
     pitch: torch.Tensor
@@ -95,11 +96,12 @@ def notes_from_dataset(dataset, max_notes: int | None = None, seed: int = 0, pro
             raise MorphsynthError(f"note {item.get('note_str', idx)}: magnitude shape {list(mag.shape)}, "
                                   f"expected [{N_BINS}, {n_frames}]")
         logmag[i] = torch.log(mag + LOG_EPS).half()
-        pitch.append(int(item["pitch"]))
+        pitch.append(float(item["pitch"]))
         velocity.append(int(item["velocity"]))
         family.append(int(item.get("family", -1)))
         names.append(str(item.get("instrument_str", "")))
-    return NoteSet(logmag, torch.tensor(pitch), torch.tensor(velocity), torch.tensor(family), names)
+    return NoteSet(logmag, torch.tensor(pitch, dtype=torch.float32), torch.tensor(velocity),
+                   torch.tensor(family), names)
 
 
 def normalisation_stats(notes: NoteSet) -> tuple[torch.Tensor, float]:
@@ -237,12 +239,49 @@ def lr_at(step: int, total_steps: int, optim: OptimConfig) -> float:
     return optim.lr * (optim.min_lr_ratio + (1 - optim.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def random_eq(logmag: torch.Tensor, max_db: float, n_bands: int = 4) -> torch.Tensor:
+    """Each note of ``logmag [batch, 513, n_frames]`` through its own smooth random EQ.
+
+    The EQ curve in dB is a sum of ``n_bands`` cosines over log frequency (100 Hz-8 kHz,
+    flat outside) with random phases and amplitudes, scaled so its peak is uniform in
+    ``[0, max_db]``: tilts, bumps and notches a microphone or a mixing desk would add,
+    which push the encoder to code the timbre it hears rather than the training presets.
+    """
+    batch, n_bins = logmag.shape[0], logmag.shape[1]
+    dev = logmag.device
+    hz = torch.arange(n_bins, device=dev, dtype=torch.float32) * (8000.0 / (n_bins - 1))
+    u = (torch.log2(hz.clamp(100.0, 8000.0) / 100.0) / math.log2(80.0))  # [513] in [0, 1]
+    k = torch.arange(1, n_bands + 1, device=dev, dtype=torch.float32)
+    phase = torch.rand(batch, n_bands, device=dev) * 2 * math.pi
+    amp = torch.randn(batch, n_bands, device=dev) / k
+    curve = (amp[:, :, None] * torch.cos(math.pi * k[None, :, None] * u[None, None, :] + phase[:, :, None])).sum(1)
+    curve = curve / curve.abs().amax(dim=1, keepdim=True).clamp_min(1e-6)
+    db = curve * (torch.rand(batch, 1, device=dev) * max_db)  # [batch, 513]
+    mag = (torch.exp(logmag) - LOG_EPS).clamp_min(0.0) * torch.pow(10.0, db / 20.0)[:, :, None]
+    return torch.log(mag + LOG_EPS)
+
+
+def random_warp(logmag: torch.Tensor, pitch: torch.Tensor, max_semitones: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transpose each note by a uniform ±``max_semitones`` by scaling its frequency axis.
+
+    logmag ``[batch, 513, n_frames]``, pitch ``[batch]`` → both, the pitch moved to match:
+    the model hears pitches between the rendered ones with the condition telling the truth.
+    """
+    delta = (torch.rand(pitch.shape[0], device=pitch.device) * 2 - 1) * max_semitones
+    dst = pitch.float() + delta
+    return warp_to_pitch(logmag.float(), pitch, dst), dst
+
+
 def train_step(state: TrainState, logmag: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> dict[str, float]:
     """One optimiser step on a batch; returns the named losses and ``total`` as floats."""
     core = state.core
     state.net.train()
     for group in state.optimizer.param_groups:
         group["lr"] = lr_at(state.progress.step, state.total_steps, state.optim)
+    if state.optim.augment_warp_semitones > 0:
+        logmag, pitch = random_warp(logmag, pitch, state.optim.augment_warp_semitones)
+    if state.optim.augment_eq_db > 0:
+        logmag = random_eq(logmag.float(), state.optim.augment_eq_db)
     if state.optim.augment_gain_db > 0:
         logmag = random_gain(logmag.float(), state.optim.augment_gain_db)
     x = features(core, logmag)
@@ -301,13 +340,15 @@ def fit(state: TrainState, train_notes: NoteSet, valid_notes: NoteSet, *, max_ep
 
     p = state.progress
     batch = state.optim.batch_size
-    n_local = len(epoch_indices(len(train_notes), state.dist, 0, seed))
+    cap = state.optim.epoch_notes
+    n_local = len(epoch_indices(len(train_notes), state.dist, 0, seed)[:cap])
     steps_per_epoch = max(1, math.ceil(n_local / batch))
     state.total_steps = max_epochs * steps_per_epoch
     names = list(state.loss_weights)
     while p.epoch < max_epochs:
         t0 = time.perf_counter()
-        order = epoch_indices(len(train_notes), state.dist, p.epoch, seed)
+        # With epoch_notes, each epoch is a fresh seeded draw from the whole set in memory.
+        order = epoch_indices(len(train_notes), state.dist, p.epoch, seed)[:cap]
         sums: dict[str, float] = {}
         bar = tqdm(range(0, len(order), batch), desc=f"{desc} epoch {p.epoch + 1}/{max_epochs}", unit="batch",
                    disable=not (progress_bar and state.dist.is_main), dynamic_ncols=True, leave=False)
@@ -463,6 +504,10 @@ def fit_baselines(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSe
     names = [k for k, v in config.loss.items() if v > 0]
     weights = {k: config.loss[k] for k in names}
     summary = {}
+    if config.baseline_max_notes is not None and config.baseline_max_notes < len(train_notes):
+        # PCA's Gram matrix is [n, n]: a seeded subset keeps it to seconds on a big set.
+        g = torch.Generator().manual_seed(config.seed)
+        train_notes = train_notes.subset(torch.randperm(len(train_notes), generator=g)[:config.baseline_max_notes])
     if "pca" in config.baselines:
         torch.manual_seed(config.seed)
         pca = build_network("pca", {"latent_dim": latent}, n_frames)

@@ -36,6 +36,9 @@ class OptimConfig:
     patience: int = 20  # early stopping: epochs without a better validation loss
     augment_gain_db: float = 0.0  # random per-note gain, uniform in ±this many dB (unseen instruments differ in level)
     latent_noise: float = 0.0  # Gaussian noise on the latent while training, in batch standard deviations
+    augment_eq_db: float = 0.0  # random smooth spectral EQ per note, peak uniform in [0, this] dB (train.random_eq)
+    augment_warp_semitones: float = 0.0  # random transposition by frequency warp, uniform in ±this, condition moved too
+    epoch_notes: Optional[int] = None  # notes per epoch, a fresh seeded draw each epoch (None: every note)
     # "bf16": the forward pass runs under bfloat16 autocast; losses, gradients, the optimiser and
     # validation stay float32. "auto": bf16 where the CPU (AVX512-BF16, AMX) or GPU computes it
     # natively, fp32 elsewhere (emulated bfloat16 would be slower than float32).
@@ -54,6 +57,12 @@ class OptimConfig:
             raise ValueError(f"patience: must be >= 1, got {self.patience}")
         if self.augment_gain_db < 0 or self.latent_noise < 0:
             raise ValueError("augment_gain_db and latent_noise: must be >= 0")
+        if self.augment_eq_db < 0:
+            raise ValueError(f"augment_eq_db: must be >= 0, got {self.augment_eq_db}")
+        if not 0 <= self.augment_warp_semitones <= 12:
+            raise ValueError(f"augment_warp_semitones: must lie in 0..12, got {self.augment_warp_semitones}")
+        if self.epoch_notes is not None and self.epoch_notes < 1:
+            raise ValueError(f"epoch_notes: must be >= 1, got {self.epoch_notes}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes: must be > 0, got {self.max_minutes}")
         if self.precision not in PRECISIONS:
@@ -82,6 +91,8 @@ class TrainConfig:
     baselines: list[str] = field(default_factory=lambda: ["pca", "shallow_ae"])
     shallow_ae: ShallowAeTrainConfig = field(default_factory=ShallowAeTrainConfig)
     max_train_notes: Optional[int] = None  # cap for quick runs; None takes the whole train split
+    max_valid_notes: Optional[int] = None  # seeded subset of the valid split, validated every epoch
+    baseline_max_notes: Optional[int] = None  # seeded subset of the train notes the baselines fit on
     checkpoint_every: int = 1  # epochs between resumable checkpoints
 
     def validate(self) -> None:
@@ -97,5 +108,7 @@ class TrainConfig:
                 raise ValueError(f"baselines: unknown baseline '{name}' (known: {', '.join(BASELINE_NAMES)})")
         if self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every: must be >= 1, got {self.checkpoint_every}")
-        if self.max_train_notes is not None and self.max_train_notes < 2:
-            raise ValueError(f"max_train_notes: must be >= 2, got {self.max_train_notes}")
+        for key in ("max_train_notes", "max_valid_notes", "baseline_max_notes"):
+            value = getattr(self, key)
+            if value is not None and value < 2:
+                raise ValueError(f"{key}: must be >= 2, got {value}")
