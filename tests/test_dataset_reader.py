@@ -72,10 +72,11 @@ def test_dataset_items_carry_magnitude_and_labels(dataset_copy):
     assert item["mag"].shape == (513, 251) and item["mag"].dtype == torch.float32
     ex = ds.examples[5]
     assert (item["pitch"], item["velocity"], item["note_str"]) == (ex.pitch, ex.velocity, ex.note_str)
+    assert isinstance(item["pitch"], float)  # the sounding pitch: the key, plus the bend when there is one
     expected = magnitude(torch.from_numpy(ex.load_audio()))
     assert torch.allclose(item["mag"], expected)
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
-    assert batch["mag"].shape == (4, 513, 251) and batch["pitch"].dtype == torch.int64
+    assert batch["mag"].shape == (4, 513, 251) and batch["pitch"].dtype == torch.float64
     assert len(batch["instrument_str"]) == 4
 
 

@@ -266,7 +266,7 @@ class Example:
     @property
     def sounding_pitch(self) -> float:
         """The pitch the note sounds at, in fractional MIDI: key plus pitch bend."""
-        return self.pitch + self.bend_cents / 100.0
+        return float(self.pitch + self.bend_cents / 100.0)
 
     @property
     def family_str(self) -> str:
