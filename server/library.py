@@ -38,7 +38,7 @@ and the difference between the file's level and the decode's is kept as the entr
 ``gain_db``, which rendering applies (interpolated like the latents, mixed by the morph
 weights). A note added and played back at its own key and velocity keeps its level
 whatever the file's. Dataset entries have gain 0. Level here is the energy of the STFT
-magnitude (:func:`magnitude_level_db`), the same measure on both sides.
+magnitude (``training.metrics.magnitude_level_db``), the same measure on both sides.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ import torch
 
 from morphsynth.errors import MorphsynthError
 from morphsynth.server.levels import velocity_to_level
+from morphsynth.training.metrics import magnitude_level_db
 
 import morphsynth.training
 
@@ -85,17 +86,12 @@ class NoteEntry:
     bend_cents: float = 0.0  # the note sounds this far off its key; the encoder is told, the library keys by ``pitch``
 
 
-def magnitude_level_db(mag: torch.Tensor) -> torch.Tensor:
-    """Level of notes from their magnitude: ``[batch, n_bins, n_frames]`` → ``[batch]`` dB
-    (10 log10 of the summed squared magnitude; only differences mean anything)."""
-    return 10.0 * torch.log10(mag.double().pow(2).sum(dim=(-2, -1)).clamp_min(1e-20)).float()
-
-
-def audio_level_db(model, audio: torch.Tensor) -> torch.Tensor:
-    """:func:`magnitude_level_db` of audio ``[batch, n_samples]`` through the model's STFT."""
+def note_magnitude(model, audio: torch.Tensor) -> torch.Tensor:
+    """Audio ``[batch, n_samples]`` (already the model's note length) → the model's STFT
+    magnitude ``[batch, n_bins, n_frames]``, what ``encode_audio`` would compute."""
     from morphsynth.training.spectral import magnitude
 
-    return magnitude_level_db(magnitude(torch.as_tensor(audio, dtype=torch.float32), model.stft.n_fft, model.stft.hop))
+    return magnitude(torch.as_tensor(audio, dtype=torch.float32), model.stft.n_fft, model.stft.hop)
 
 
 @dataclass
@@ -245,9 +241,12 @@ class Library:
         """``[len(names), latent_dim]``: :meth:`latent_for` of each name."""
         return torch.stack([self.latent_for(n, pitch, velocity) for n in names])
 
-    def gains_for(self, names, pitch: int, velocity: int) -> torch.Tensor:
-        """``[len(names)]`` dB: :meth:`gain_for` of each name."""
-        return torch.tensor([self.gain_for(n, pitch, velocity) for n in names])
+    def sources_for(self, names, pitch: int, velocity: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``([len(names), latent_dim], [len(names)] dB)``: :meth:`latent_for` and :meth:`gain_for`
+        of each name, from one lookup each."""
+        lookups = [self._lookup(n, pitch, velocity, None) for n in names]
+        return (torch.stack([(w[:, None] * self.latents[rows]).sum(dim=0) for rows, w in lookups]),
+                torch.stack([(w * self.gain_db[rows]).sum() for rows, w in lookups]))
 
     def reference_level(self, velocity: int) -> float | None:
         """The build's median note level at the recorded velocity nearest ``velocity`` (None if unknown)."""
@@ -293,17 +292,18 @@ class Library:
             raise MorphsynthError(f"library add: pitch {pitch} outside {PITCH_MIN}-{PITCH_MAX}")
         played = int(velocity)
         velocity = self.nearest_velocity(played)
-        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
-        level = float(audio_level_db(model, x)[0])
+        mag = note_magnitude(model, np.ascontiguousarray(audio, dtype=np.float32)[None])
+        level = float(magnitude_level_db(mag)[0])
         if not math.isfinite(level) or level <= -190.0:
             raise MorphsynthError("library add: the note is silent")
         reference = self.reference_level(velocity)
         if reference is not None:
             # The encoder has only heard notes near this level; the difference comes back as gain.
-            x = x * float(10.0 ** ((reference - level) / 20.0))
+            # (The STFT is linear: scaling the magnitude is scaling the audio.)
+            mag = mag * float(10.0 ** ((reference - level) / 20.0))
         with torch.no_grad():
             p, v = torch.tensor([pitch]), torch.tensor([velocity])
-            z = model.encode_audio(x, p, v)[0].float().cpu()
+            z = model.encode(mag, p, v)[0].float().cpu()
             decoded = float(magnitude_level_db(model.decode(z[None], p, v).cpu())[0])
         # Played back at its own velocity the renderer also applies the velocity curve from the
         # library velocity it was filed under: the gain leaves that out so the file's level comes back.
@@ -451,9 +451,10 @@ def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progr
         p = torch.tensor([b.pitch for b in batch])
         v = torch.tensor([b.velocity for b in batch])
         sounding = torch.tensor([b.pitch + b.bend_cents / 100.0 for b in batch], dtype=torch.float32)
+        mag = note_magnitude(model, audio)
         with torch.no_grad():
-            lat.append(model.encode_audio(audio, sounding, v).float().cpu())
-        lev.append(audio_level_db(model, audio))
+            lat.append(model.encode(mag, sounding, v).float().cpu())
+        lev.append(magnitude_level_db(mag))
         pit.append(p)
         vel.append(v)
         done += len(batch)

@@ -425,8 +425,7 @@ class Renderer:
         gains (see the library's level notes) mixed by the same weights."""
         lib = self.library
         with self._library_lock:
-            src = lib.latents_for(morph.sources, pitch, velocity)  # [n_sources, latent_dim]
-            gains = lib.gains_for(morph.sources, pitch, velocity)  # [n_sources]
+            src, gains = lib.sources_for(morph.sources, pitch, velocity)  # [n_sources, latent_dim], [n_sources]
             offset = lib.knob_offset(morph.knobs)
         points = [w for _, w in morph.ramp] if morph.ramp else [morph.weights]
         z = torch.stack([mix_latents(src, w, morph.interp, lib.pca_mean) + offset for w in points])

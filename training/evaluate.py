@@ -53,8 +53,9 @@ import numpy as np
 import torch
 
 from morphsynth.errors import MorphsynthError
-from morphsynth.training.metrics import (cents_off, level_difference_db, log_spectral_distance,
+from morphsynth.training.metrics import (level_difference_db, log_spectral_distance,
                                          multires_log_mel_distance, spectral_convergence)
+from morphsynth.training.pitch import hit_rate, pitch_cents
 from morphsynth.training.synth_model import SynthModel
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -210,32 +211,8 @@ def render_and_compare(mag: torch.Tensor, ref_audio: torch.Tensor, keep: Sequenc
     return torch.cat(mel), stacked
 
 
-def cents_errors(audio: torch.Tensor, pitches, sample_rate: int, method: str = "crepe") -> np.ndarray:
-    """Signed cents from each note's f0 to its pitch: audio ``[batch, n_samples]``, pitches ``[batch]``
-    fractional MIDI → ``[batch]`` float64, ``inf`` where no f0 was found.
-
-    method: ``crepe`` (:func:`~morphsynth.training.pitch.crepe_f0`, tiny model) or
-    ``autocorrelation``; a note is on pitch when ``|cents| <= 50``, as in
-    :func:`~morphsynth.training.pitch.pitch_hits`.
-    """
-    from morphsynth.training.pitch import autocorrelation_f0_batch, crepe_f0
-
-    midi = [float(p) for p in torch.as_tensor(pitches).reshape(-1).tolist()]
-    if len(midi) != audio.shape[0]:
-        raise MorphsynthError(f"pitches: {len(midi)} pitches for {audio.shape[0]} notes")
-    if not midi:
-        return np.zeros(0)
-    if method == "crepe":
-        f0 = crepe_f0(audio, sample_rate)
-    elif method == "autocorrelation":
-        f0 = autocorrelation_f0_batch(audio, sample_rate)
-    else:
-        raise MorphsynthError(f"method: unknown pitch method {method!r}; choose 'crepe' or 'autocorrelation'")
-    return np.array([cents_off(float(f), p) for f, p in zip(f0.reshape(-1).tolist(), midi)], dtype=np.float64)
-
-
-def on_pitch(cents: np.ndarray) -> np.ndarray:
-    """``[batch]`` cents → ``[batch]`` bool, within ±:data:`PITCH_CENTS`."""
+def on_pitch(cents):
+    """Cents (a number or ``[batch]``) → bool of the same shape: within ±:data:`PITCH_CENTS`."""
     return np.abs(np.asarray(cents, dtype=np.float64)) <= PITCH_CENTS
 
 
@@ -338,7 +315,7 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
     do_pitch = pitch_method != "none"
 
     def cents_of(audio: torch.Tensor, pitches: torch.Tensor) -> np.ndarray:
-        return cents_errors(audio, pitches, sample_rate, pitch_method)
+        return pitch_cents(audio, pitches, sample_rate, pitch_method)
 
     lo, hi = PITCH_RANGE
     groups = note_groups(notes, grid_keys)
@@ -363,8 +340,8 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
     if do_pitch:
         judged = sorted(set(pitch_idx) | {i for k in pitch_pairs for i in pairs[k]})
         src_cents = dict(zip(judged, cents_of(true_audio[judged], notes.pitch[judged]).tolist()))
-        src_hit = {i: bool(on_pitch(np.array([c]))[0]) for i, c in src_cents.items()}
-        results["source_pitch_accuracy"] = _rate([src_hit[i] for i in pitch_idx])
+        src_hit = {i: bool(on_pitch(c)) for i, c in src_cents.items()}
+        results["source_pitch_accuracy"] = hit_rate([src_hit[i] for i in pitch_idx])
         pitched = [k for k, i in enumerate(pitch_idx) if src_hit[i]]
         pitched_pairs = [j for j, k in enumerate(pitch_pairs) if src_hit[pairs[k][0]] and src_hit[pairs[k][1]]]
         results["n_pitched_notes"], results["n_pitched_pairs"] = len(pitched), len(pitched_pairs)
@@ -372,7 +349,7 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
             judged_g = [i for i in pitch_idx if groups[i] == g]
             results["groups"][g].update({
                 "n_pitch_notes": len(judged_g), "n_pitched_notes": sum(src_hit[i] for i in judged_g),
-                "source_pitch_accuracy": _rate([src_hit[i] for i in judged_g]) if judged_g else None})
+                "source_pitch_accuracy": hit_rate([src_hit[i] for i in judged_g]) if judged_g else None})
         source_records = [{"key": int(notes.key[i]), "cents": src_cents[i], "source_on_pitch": True} for i in pitch_idx]
         results["source_per_key"] = per_key_rows(source_records, keep=("n_pitch_notes", "pitch_accuracy",
                                                                     "median_abs_cents"))
@@ -409,19 +386,19 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
             c = cents_of(audio, notes.pitch[pitch_idx])
             cents_by_note = dict(zip(pitch_idx, c.tolist()))
             h = on_pitch(c)
-            m["pitch_accuracy"], m["pitch_accuracy_pitched"] = _rate(h), _rate(h[pitched])
+            m["pitch_accuracy"], m["pitch_accuracy_pitched"] = hit_rate(h), hit_rate(h[pitched])
             if pitch_pairs:
                 sel = torch.tensor(pitch_pairs)
                 h = on_pitch(cents_of(render_audio(interp_mags[name][2][sel], phase), notes.pitch[ia][sel]))
-                m["interp_pitch_accuracy"] = _rate(h)
-                m["interp_pitch_accuracy_pitched"] = _rate(h[pitched_pairs])
+                m["interp_pitch_accuracy"] = hit_rate(h)
+                m["interp_pitch_accuracy_pitched"] = hit_rate(h[pitched_pairs])
         model_cents[name] = cents_by_note
         records = []
         for i in range(len(notes)):
             r = {"key": int(notes.key[i]), "lsd_db": float(lsd[i]), "spectral_convergence": float(sc[i]),
                  "mel_distance": float(mel[i]), "level_diff_db": float(level[i])}
             if i in cents_by_note:
-                r["cents"], r["source_on_pitch"] = cents_by_note[i], bool(on_pitch(np.array([src_cents[i]]))[0])
+                r["cents"], r["source_on_pitch"] = cents_by_note[i], bool(on_pitch(src_cents[i]))
             elif do_pitch:
                 r["cents"] = None
             records.append(r)
@@ -500,12 +477,6 @@ def evaluate(models: dict[str, SynthModel], notes: EvalNotes, out_dir: str | Pat
         sections.append(("Library add and back", roundtrip_section(results["library_add"])))
     report.write_report(out_dir / "report.md", title, results, names, notes_md, figures, sections)
     return results
-
-
-def _rate(hits) -> float:
-    """Share of ``True`` in ``hits`` (0 for none)."""
-    hits = np.asarray(hits, dtype=bool)
-    return float(hits.mean()) if hits.size else 0.0
 
 
 def per_key_rows(records: Sequence[dict], keep: Sequence[str] | None = None) -> list[dict]:

@@ -32,9 +32,10 @@ import numpy as np
 import torch
 
 from morphsynth.errors import MorphsynthError
-from morphsynth.training.evaluate import (PITCH_RANGE, cents_errors, on_pitch, per_key_rows, render_and_compare,
+from morphsynth.training.evaluate import (PITCH_RANGE, on_pitch, per_key_rows, render_and_compare,
                                           render_audio, summarise_notes)
 from morphsynth.training.metrics import level_difference_db, log_spectral_distance
+from morphsynth.training.pitch import pitch_cents
 from morphsynth.training.synth_model import SynthModel
 
 SWEEP_KINDS = ("cae", "pca")
@@ -142,9 +143,9 @@ def sweep(models: dict[str, SynthModel], data: str | Path, *, ref_key: int = 60,
         r = inst.indices.index(inst.ref)
         judged = [j for j, k in enumerate(inst.keys) if lo <= k <= hi] if do_pitch else []
         true_audio = render_audio(mag, phase)
-        src_cents = dict(zip(judged, cents_errors(true_audio[judged], pitch[judged], sample_rate,
+        src_cents = dict(zip(judged, pitch_cents(true_audio[judged], pitch[judged], sample_rate,
                                                   pitch_method).tolist())) if judged else {}
-        src_hit = {j: bool(on_pitch(np.array([c]))[0]) for j, c in src_cents.items()}
+        src_hit = {j: bool(on_pitch(c)) for j, c in src_cents.items()}
         for j, key in enumerate(inst.keys):
             rows.append({"series": SOURCE, "instrument": inst.name, "key": key, "pitch": float(pitch[j]),
                          **({"cents": src_cents.get(j), "source_on_pitch": True} if do_pitch else {})})
@@ -156,7 +157,7 @@ def sweep(models: dict[str, SynthModel], data: str | Path, *, ref_key: int = 60,
             lsd = log_spectral_distance(mag, dec)
             level = level_difference_db(mag, dec)
             mel, audio = render_and_compare(dec, true_audio, judged, phase, sample_rate)
-            cents = dict(zip(judged, cents_errors(audio, pitch[judged], sample_rate, pitch_method).tolist())) \
+            cents = dict(zip(judged, pitch_cents(audio, pitch[judged], sample_rate, pitch_method).tolist())) \
                 if judged else {}
             for j, key in enumerate(inst.keys):
                 row = {"series": name, "instrument": inst.name, "key": key, "pitch": float(pitch[j]),

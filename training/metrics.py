@@ -38,15 +38,24 @@ def log_spectral_distance(ref: torch.Tensor, est: torch.Tensor, floor_db: float 
     return per_frame.mean(dim=-1)
 
 
+def _energy_db(mag: torch.Tensor) -> torch.Tensor:
+    """``10 log10(Σ mag²)`` over bins and frames, in float64, the sum floored at 1e-20."""
+    return 10.0 * torch.log10(mag.double().pow(2).sum(dim=(-2, -1)).clamp_min(1e-20))
+
+
+def magnitude_level_db(mag: torch.Tensor) -> torch.Tensor:
+    """Level of notes from their magnitude: ``[..., n_bins, n_frames]`` → ``[...]`` float32 dB
+    (10 log10 of the summed squared magnitude; only differences mean anything)."""
+    return _energy_db(mag).float()
+
+
 def level_difference_db(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
     """Energy of ``est`` over that of ``ref`` in dB: ref, est ``[..., n_bins, n_frames]`` magnitudes → ``[...]``.
 
     ``10 log10(Σ est² / Σ ref²)`` over bins and frames: 0 for the same level, +6 for an
     estimate twice as loud in amplitude. Both sums are floored at 1e-20.
     """
-    num = est.double().pow(2).sum(dim=(-2, -1)).clamp_min(1e-20)
-    den = ref.double().pow(2).sum(dim=(-2, -1)).clamp_min(1e-20)
-    return (10.0 * torch.log10(num / den)).to(ref.dtype)
+    return (_energy_db(est) - _energy_db(ref)).to(ref.dtype)
 
 
 @functools.lru_cache(maxsize=16)

@@ -97,25 +97,29 @@ def autocorrelation_f0_batch(audio, sample_rate: int) -> torch.Tensor:
     return result[0] if single else result
 
 
-def pitch_hits(audios, pitches, sample_rate: int, cents: float = 50.0, method: str = "crepe",
-               **crepe_options) -> np.ndarray:
-    """``[batch]`` bool: whether each note's f0 lies within ±``cents`` of its MIDI pitch.
+def pitch_cents(audios, pitches, sample_rate: int, method: str = "crepe", **crepe_options) -> np.ndarray:
+    """``[batch]`` float64: signed cents from each note's f0 to its pitch, ``inf`` where no f0 was found.
 
-    audios: ``[batch, n_samples]``; pitches: ``[batch]`` MIDI note numbers.
+    audios: ``[batch, n_samples]``; pitches: ``[batch]`` MIDI numbers (fractional allowed).
     method: ``"crepe"`` (:func:`crepe_f0`) or ``"autocorrelation"``.
     """
     x, _ = _as_batch(audios)
     midi = np.asarray(pitches, dtype=np.float64).reshape(-1)
     if midi.size != x.shape[0]:
         raise MorphsynthError(f"pitches: {midi.size} pitches for {x.shape[0]} notes")
-    if method == "crepe":
-        f0 = crepe_f0(x, sample_rate, **crepe_options)
-    elif method == "autocorrelation":
-        f0 = autocorrelation_f0_batch(x, sample_rate)
-    else:
+    if method not in ("crepe", "autocorrelation"):
         raise MorphsynthError(f"method: unknown pitch method {method!r}; choose 'crepe' or 'autocorrelation'")
-    return np.array([abs(cents_off(float(f), float(p))) <= cents for f, p in zip(f0.tolist(), midi.tolist())],
-                    dtype=bool)
+    if not midi.size:
+        return np.zeros(0)
+    f0 = crepe_f0(x, sample_rate, **crepe_options) if method == "crepe" else autocorrelation_f0_batch(x, sample_rate)
+    return np.array([cents_off(float(f), float(p)) for f, p in zip(f0.reshape(-1).tolist(), midi.tolist())],
+                    dtype=np.float64)
+
+
+def pitch_hits(audios, pitches, sample_rate: int, cents: float = 50.0, method: str = "crepe",
+               **crepe_options) -> np.ndarray:
+    """``[batch]`` bool: whether each note's f0 lies within ±``cents`` of its MIDI pitch (:func:`pitch_cents`)."""
+    return np.abs(pitch_cents(audios, pitches, sample_rate, method, **crepe_options)) <= cents
 
 
 def pitch_accuracy(audios, pitches, sample_rate: int, cents: float = 50.0, method: str = "crepe",
@@ -125,5 +129,6 @@ def pitch_accuracy(audios, pitches, sample_rate: int, cents: float = 50.0, metho
 
 
 def hit_rate(hits: np.ndarray) -> float:
-    """Share of ``True`` in ``hits`` (0 for none)."""
+    """Share of ``True`` in ``hits`` (any sequence of bools; 0 for none)."""
+    hits = np.asarray(hits, dtype=bool)
     return float(hits.mean()) if hits.size else 0.0

@@ -128,6 +128,12 @@ def random_gain(logmag: torch.Tensor, max_db: float) -> torch.Tensor:
     """Each note of ``logmag [batch, 513, n_frames]`` (``log(mag + 1e-4)``) scaled by a gain
     uniform in ±``max_db`` dB, exactly (the floor stays where it is)."""
     db = (torch.rand(logmag.shape[0], 1, 1, device=logmag.device) * 2 - 1) * max_db
+    return apply_gain_db(logmag, db)
+
+
+def apply_gain_db(logmag: torch.Tensor, db: torch.Tensor) -> torch.Tensor:
+    """``logmag [batch, 513, n_frames]`` (``log(mag + 1e-4)``) with the magnitude scaled by
+    ``db`` (broadcast against it) exactly: the floor stays where it is."""
     mag = (torch.exp(logmag) - LOG_EPS).clamp_min(0.0) * torch.pow(10.0, db / 20.0)
     return torch.log(mag + LOG_EPS)
 
@@ -257,8 +263,7 @@ def random_eq(logmag: torch.Tensor, max_db: float, n_bands: int = 4) -> torch.Te
     curve = (amp[:, :, None] * torch.cos(math.pi * k[None, :, None] * u[None, None, :] + phase[:, :, None])).sum(1)
     curve = curve / curve.abs().amax(dim=1, keepdim=True).clamp_min(1e-6)
     db = curve * (torch.rand(batch, 1, device=dev) * max_db)  # [batch, 513]
-    mag = (torch.exp(logmag) - LOG_EPS).clamp_min(0.0) * torch.pow(10.0, db / 20.0)[:, :, None]
-    return torch.log(mag + LOG_EPS)
+    return apply_gain_db(logmag, db[:, :, None])
 
 
 def random_warp(logmag: torch.Tensor, pitch: torch.Tensor, max_semitones: float) -> tuple[torch.Tensor, torch.Tensor]:
