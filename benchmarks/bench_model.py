@@ -29,8 +29,8 @@ def timed(fn, reps: int, sync) -> float:
 
 
 def bench_device(device: torch.device, config, reps: int) -> list[tuple]:
-    from morphsynth.training.model import count_parameters
-    from morphsynth.training.synth_model import as_synth_model, build_network
+    from morphsynth.core.model import count_parameters
+    from morphsynth.core.synth_model import as_synth_model, build_network
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     rows = []
@@ -62,7 +62,7 @@ def train_step_fn(kind: str, cfg, config, precision: str, device: torch.device):
     """One real optimiser step (``train.train_step``, the training layout and precision) on random notes."""
     from dataclasses import replace
 
-    from morphsynth.training.synth_model import build_network
+    from morphsynth.core.synth_model import build_network
     from morphsynth.training.train import Progress, TrainState, train_step, training_layout
 
     net = training_layout(build_network(kind, cfg).to(device), device)
@@ -77,7 +77,7 @@ def train_step_fn(kind: str, cfg, config, precision: str, device: torch.device):
 
 
 def main() -> None:
-    from morphsynth.config import load_config
+    from morphsynth.core.config import load_config
     from morphsynth.training.train_config import TrainConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -29,7 +29,7 @@ import time
 import numpy as np
 import torch
 
-from morphsynth.training import phase, spectral
+from morphsynth.core import phase, spectral
 from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
 
 # One program per General MIDI family and a few extra, plucked and bowed, tonal and noisy.
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     # Quality columns, computed after all timings.
     accuracy = {}
     if not args.no_pitch:
-        from morphsynth.training.pitch import pitch_accuracy
+        from morphsynth.training.pitch_accuracy import pitch_accuracy
 
         if args.pitch == "crepe" and not have("torchcrepe"):
             notes_skipped.append("torchcrepe not installed: pitch accuracy by autocorrelation")

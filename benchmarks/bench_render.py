@@ -38,18 +38,19 @@ import torch
 
 
 def load_parts(args):
-    from morphsynth.server.library import DEFAULT_MODEL_DIR, LIBRARY_FILE, Library
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import default_model_dir
+    from morphsynth.server.library import LIBRARY_FILE, Library
+    from morphsynth.core.synth_model import load_synth_model
 
-    model_dir = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    model_dir = Path(args.model) if args.model else default_model_dir()
     if (model_dir / "model.json").is_file():
         model = load_synth_model(model_dir, device=args.device)
         lib_path = Path(args.library) if args.library else model_dir / LIBRARY_FILE
         if lib_path.is_file():
             return model, Library.load(lib_path, model), f"{model_dir}"
         return model, random_library(model), f"{model_dir} (random library)"
-    from morphsynth.training.model import CaeConfig
-    from morphsynth.training.synth_model import as_synth_model, build_network
+    from morphsynth.core.model import CaeConfig
+    from morphsynth.core.synth_model import as_synth_model, build_network
 
     model = as_synth_model(build_network("cae", CaeConfig()), "untrained", device=args.device)
     return model, random_library(model), "untrained default-size CAE"
@@ -74,7 +75,7 @@ def sync(device):
 def timed_batch(renderer, items, device):
     """(decode_s, phase_s, post_s) of one batch rendered through the renderer's stages."""
     from morphsynth.server.renderer import find_loop, reconstruct_phase
-    from morphsynth.server.resample import resample
+    from morphsynth.core.resample import resample
 
     stft = renderer.model.stft
     t0 = time.perf_counter()
@@ -123,7 +124,7 @@ def bench_lookup(model, library_unused, args):
     from morphsynth.server.library import NoteEntry, build_library
     from morphsynth.training.metrics import log_spectral_distance
     from morphsynth.training.nsynth import list_examples
-    from morphsynth.training.spectral import magnitude
+    from morphsynth.core.spectral import magnitude
 
     examples = list_examples(args.data)
     loudest = max(ex.velocity for ex in examples)

@@ -47,9 +47,9 @@ def small_model(root: Path) -> tuple[Path, Path]:
 
     from morphsynth.main import main
     from morphsynth.training.dataset_soundfont import build_soundfont_dataset
-    from morphsynth.training.model import CaeConfig
+    from morphsynth.core.model import CaeConfig
     from morphsynth.training.soundfont import FLUID_R3
-    from morphsynth.training.synth_model import build_network, save_synth_model
+    from morphsynth.core.synth_model import build_network, save_synth_model
 
     data = root / "data"
     build_soundfont_dataset([FLUID_R3], data, programs=[0, 19, 40, 73], pitches=(48, 72), pitch_step=12,
@@ -222,7 +222,7 @@ def main(argv=None) -> int:
     from morphsynth.server.library import Library
     from morphsynth.server.renderer import Renderer
     from morphsynth.server.server_config import ServeConfig
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     tmp = tempfile.TemporaryDirectory()
     if args.model:

@@ -80,7 +80,7 @@ def refined_lsd(model, notes, n: int, steps: int, lr: float = 0.05) -> tuple[flo
 def main() -> None:
     from morphsynth.training.evaluate import load_eval_notes, reconstruct_all
     from morphsynth.training.metrics import log_spectral_distance
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="model folder")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import subcommand
 
 EXAMPLES = """\

@@ -62,7 +62,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from morphsynth.errors import MorphsynthError
+    from morphsynth.core.errors import MorphsynthError
     from morphsynth.training.evaluate import evaluate, load_eval_notes, models_in_run, parse_grid
 
     for name in ("max_notes", "pitch_notes", "pairs", "sweep_instruments", "library_notes"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import subcommand
 
 EXAMPLES = """\
@@ -50,8 +50,8 @@ def add_parser(sub) -> None:
                            description="Read a note (any rate, mono or stereo), resample to the model rate, "
                                        "trim leading silence, fit to 4 s, detect its pitch unless given, "
                                        "encode it and save the library.")
-    a.add_argument("--library", help="library to extend (default: the shipped one)")
-    a.add_argument("--model", help="the library's model folder (default: the shipped models/default)")
+    a.add_argument("--library", help="library to extend (default: the one in the default model folder)")
+    a.add_argument("--model", help="the library's model folder (default: $MORPHSYNTH_MODEL or the shipped models/default)")
     a.add_argument("--audio", required=True, help="sound file holding one note")
     a.add_argument("--name", required=True, help="source name for the note")
     a.add_argument("--pitch", type=int, help="MIDI pitch of the note (default: detected)")
@@ -60,7 +60,7 @@ def add_parser(sub) -> None:
 
     ls = action("list", help="print the sources of a library",
                 description="Print each source of a library: name, family, pitches, velocities.")
-    ls.add_argument("--library", help="library file (default: the shipped one)")
+    ls.add_argument("--library", help="library file (default: the one in the default model folder)")
     ls.set_defaults(run=run_list)
 
 
@@ -78,9 +78,10 @@ def _pitch_ranges(pitches: list[int]) -> str:
 
 
 def run_list(args) -> int:
-    from morphsynth.server.library import DEFAULT_LIBRARY, Library
+    from morphsynth.core.synth_model import default_model_dir
+    from morphsynth.server.library import LIBRARY_FILE, Library
 
-    lib = Library.load(Path(args.library) if args.library else DEFAULT_LIBRARY)
+    lib = Library.load(Path(args.library) if args.library else default_model_dir() / LIBRARY_FILE)
     rows = lib.describe()
     width = max(len("name"), *(len(r["name"]) for r in rows))
     fwidth = max(len("family"), *(len(r["family"]) for r in rows))
@@ -98,7 +99,7 @@ def run_build(args) -> int:
 
     from morphsynth.server.library import NoteEntry, build_library
     from morphsynth.training.nsynth import NoteFilter, list_examples
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     if args.pitch_step < 1:
         raise MorphsynthError(f"--pitch-step {args.pitch_step}: must be >= 1")
@@ -138,14 +139,15 @@ def run_build(args) -> int:
 
 
 def run_add(args) -> int:
-    from morphsynth.server.library import DEFAULT_LIBRARY, DEFAULT_MODEL_DIR, Library, read_note
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import default_model_dir
+    from morphsynth.server.library import LIBRARY_FILE, Library, read_note
+    from morphsynth.core.synth_model import load_synth_model
 
-    lib_path = Path(args.library) if args.library else DEFAULT_LIBRARY
+    lib_path = Path(args.library) if args.library else default_model_dir() / LIBRARY_FILE
     if args.pitch is not None and not 21 <= args.pitch <= 108:
         raise MorphsynthError(f"--pitch {args.pitch}: must be a MIDI key 21-108")
     out = Path(args.out) if args.out else lib_path
-    model = load_synth_model(Path(args.model) if args.model else DEFAULT_MODEL_DIR)
+    model = load_synth_model(Path(args.model) if args.model else default_model_dir())
     lib = Library.load(lib_path, model)
     audio = read_note(args.audio, model.stft.sample_rate)
     pitch = lib.add_note(model, audio, args.name, args.pitch)

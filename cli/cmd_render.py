@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import subcommand
 
 EXAMPLES = """\
@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
                    description="Mix library sources in the model's latent space, decode, reconstruct phase "
                                "and write one note (4 s by default: 3 s hold + 1 s release).",
                    examples=EXAMPLES)
-    p.add_argument("--model", help="model folder (default: the shipped models/default)")
+    p.add_argument("--model", help="model folder (default: $MORPHSYNTH_MODEL or the shipped models/default)")
     p.add_argument("--library", help="latent library (default: MODEL/library.safetensors)")
     p.add_argument("--source", action="append", required=True, metavar="NAME[:WEIGHT]",
                    help="a library source and its weight (default 1); repeat to mix; the start of a name picks the first match (flute: the first flute)")
@@ -137,7 +137,8 @@ def build_morph(args):
 
 
 def run(args) -> int:
-    from morphsynth.server.library import DEFAULT_MODEL_DIR, LIBRARY_FILE, PITCH_MAX, PITCH_MIN
+    from morphsynth.core.synth_model import default_model_dir
+    from morphsynth.server.library import LIBRARY_FILE, PITCH_MAX, PITCH_MIN
 
     # Everything the user typed is checked before the model loads.
     if not PITCH_MIN <= args.pitch <= PITCH_MAX:
@@ -158,11 +159,11 @@ def run(args) -> int:
 
     from morphsynth.server.library import Library
     from morphsynth.server.renderer import OUT_RATES, Renderer
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     if args.rate not in OUT_RATES:
         raise MorphsynthError(f"--rate {args.rate}: must be one of {', '.join(map(str, OUT_RATES))}")
-    model_dir = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    model_dir = Path(args.model) if args.model else default_model_dir()
     lib_path = Path(args.library) if args.library else model_dir / LIBRARY_FILE
     try:
         device = torch.device(args.device)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import subcommand
 
 EXAMPLES = """\

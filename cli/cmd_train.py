@@ -33,10 +33,10 @@ def run(args) -> int:
 
     import torch
 
-    from morphsynth.config import load_config
+    from morphsynth.core.config import load_config
     from morphsynth.training.distributed import device_for, init_from_env, shutdown
     from morphsynth.training.nsynth import NSynthDataset
-    from morphsynth.training.device import pick_device
+    from morphsynth.core.device import pick_device
     from morphsynth.training.train import notes_from_dataset, train_run
     from morphsynth.training.train_config import TrainConfig
 

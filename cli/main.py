@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from morphsynth import __version__
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 COMMANDS = ["serve", "render", "dataset", "train", "eval", "library"]
 

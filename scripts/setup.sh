@@ -70,7 +70,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   # torchcrepe declares torchaudio, whose wheels do not match the CPU torch build;
   # it only uses torchaudio to read files, which morphsynth does with soundfile.
   .venv/bin/python -m pip install -q --no-deps torchcrepe==0.0.24 resampy 2>&1 | grep -v "is ignored" >&2 || true
-  .venv/bin/python -c "import morphsynth.server, morphsynth.training, torch, fluidsynth, soundfile" \
+  .venv/bin/python -c "import morphsynth.core, morphsynth.server, morphsynth.training, torch, fluidsynth, soundfile" \
     || { say "the package did not install cleanly (see pip's messages above)"; exit 1; }
   echo "$want" > "$stamp"
 fi

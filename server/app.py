@@ -17,14 +17,15 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.audio_io import Recorder, open_output
 from morphsynth.server.audio_process import AudioProcess
 from morphsynth.server.control import Controls
 from morphsynth.server.engine import Adsr, Engine
 from morphsynth.server.midi import MidiInput
 from morphsynth.server.osc import OscServer
-from morphsynth.server.server_config import ServeConfig, default_model_dir
+from morphsynth.core.synth_model import default_model_dir
+from morphsynth.server.server_config import ServeConfig
 
 log = logging.getLogger("morphsynth.server")
 
@@ -35,8 +36,8 @@ def build_renderer(cfg: ServeConfig):
     from morphsynth.server.renderer import Renderer
     import torch
 
-    from morphsynth.training.device import pick_device
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.device import pick_device
+    from morphsynth.core.synth_model import load_synth_model
 
     model_dir = Path(cfg.model) if cfg.model else default_model_dir()
     if not model_dir.is_dir():

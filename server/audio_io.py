@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.engine import Engine
 from morphsynth.server.native_noise import jack_module
 

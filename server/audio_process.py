@@ -31,7 +31,7 @@ import threading
 import time
 from dataclasses import asdict
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 log = logging.getLogger("morphsynth.audio")
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import threading
 from pathlib import Path
 from typing import Callable
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.files import atomic_path
 from morphsynth.server.engine import Adsr, Engine
 from morphsynth.server.levels import velocity_to_level
 
@@ -302,12 +302,10 @@ class Controls:
         # Re-check after creating folders: a symlinked folder could have been swapped in.
         confined_path(self.output_dir, relative, "render")
         audio = self.renderer.render(self.current_morph().validate(), pitch, velocity, duration)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            sf.write(str(tmp), audio, self.renderer.out_rate, subtype="FLOAT", format="WAV")
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                sf.write(str(tmp), audio, self.renderer.out_rate, subtype="FLOAT", format="WAV")
         except (OSError, RuntimeError) as exc:
-            tmp.unlink(missing_ok=True)
             raise MorphsynthError(f"render: cannot write '{relative}' in {self.output_dir} ({exc})") from None
         return target
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 # Voice states.
 FREE, HELD, RELEASED, STOLEN = 0, 1, 2, 3

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 _ALIGN = 64  # a cache line: no two arrays share one
 

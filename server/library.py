@@ -38,7 +38,7 @@ and the difference between the file's level and the decode's is kept as the entr
 ``gain_db``, which rendering applies (interpolated like the latents, mixed by the morph
 weights). A note added and played back at its own key and velocity keeps its level
 whatever the file's. Dataset entries have gain 0. Level here is the energy of the STFT
-magnitude (``training.metrics.magnitude_level_db``), the same measure on both sides.
+magnitude (``core.spectral.magnitude_level_db``), the same measure on both sides.
 """
 
 from __future__ import annotations
@@ -52,16 +52,12 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.files import atomic_path
 from morphsynth.server.levels import velocity_to_level
-from morphsynth.training.metrics import magnitude_level_db
+from morphsynth.core.spectral import magnitude_level_db
 
-import morphsynth.training
-
-# The shipped model and its library, found relative to the package (not the working directory).
-DEFAULT_MODEL_DIR = Path(morphsynth.training.__file__).resolve().parents[1] / "models" / "default"
 LIBRARY_FILE = "library.safetensors"
-DEFAULT_LIBRARY = DEFAULT_MODEL_DIR / LIBRARY_FILE
 
 FORMAT = "morphsynth-library"
 VERSION = "1"
@@ -89,7 +85,7 @@ class NoteEntry:
 def note_magnitude(model, audio: torch.Tensor) -> torch.Tensor:
     """Audio ``[batch, n_samples]`` (already the model's note length) → the model's STFT
     magnitude ``[batch, n_bins, n_frames]``, what ``encode_audio`` would compute."""
-    from morphsynth.training.spectral import magnitude
+    from morphsynth.core.spectral import magnitude
 
     return magnitude(torch.as_tensor(audio, dtype=torch.float32), model.stft.n_fft, model.stft.hop)
 
@@ -348,10 +344,8 @@ class Library:
             "reference_level_db": json.dumps({str(k): v for k, v in sorted(self.reference_level_db.items())}),
         }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            save_file(tensors, str(tmp), metadata=meta)
-            tmp.replace(path)
+            with atomic_path(path) as tmp:
+                save_file(tensors, str(tmp), metadata=meta)
         except OSError as exc:
             raise MorphsynthError(f"{path}: cannot write library ({exc.strerror or exc})") from None
 
@@ -512,7 +506,7 @@ def fit_note(audio: np.ndarray, n_samples: int, sample_rate: int) -> np.ndarray:
 
 def detect_pitch(audio: np.ndarray, sample_rate: int) -> int:
     """MIDI pitch of a steady note ``[n_samples]`` (autocorrelation f0), rounded."""
-    from morphsynth.training.metrics import autocorrelation_f0
+    from morphsynth.core.pitch import autocorrelation_f0
 
     f0 = autocorrelation_f0(audio, sample_rate)
     if f0 <= 0:
@@ -528,7 +522,7 @@ def read_note(path: str | Path, sample_rate: int) -> np.ndarray:
     """A sound file as mono float32 ``[n_samples]`` at ``sample_rate`` (soxr resampling)."""
     import soundfile as sf
 
-    from morphsynth.server.resample import resample
+    from morphsynth.core.resample import resample
 
     path = Path(path)
     if not path.is_file():

@@ -17,7 +17,7 @@ import math
 import threading
 from typing import Callable
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.native_noise import jack_module, quiet_device_probe
 from morphsynth.server.server_config import MidiSettings
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 INTERPS = ("linear", "slerp")
 # Weights are rounded to this step in cache keys: finer moves than 1/256 are inaudible.

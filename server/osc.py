@@ -30,7 +30,7 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.address_space import TABLE, Address, ArgError, parse_args
 
 log = logging.getLogger("morphsynth.osc")

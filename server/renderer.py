@@ -23,12 +23,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.cache import RenderCache, RenderQueue
 from morphsynth.server.levels import velocity_to_level
 from morphsynth.server.library import PITCH_MAX, PITCH_MIN, Library, check_model, read_note
 from morphsynth.server.morph import Morph, mix_latents, normalise_weights, ramp_frame_blend
-from morphsynth.server.resample import resample
+from morphsynth.core.resample import resample
 
 HOLD_S = 3.0  # note-off time of the model's 4 s notes (3 s hold + 1 s release)
 OUT_RATES = (16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
@@ -192,7 +192,7 @@ PHASE_ALIASES = {"gl": "griffinlim"}
 
 def check_phase(method: str) -> str:
     """``method`` if the phase module knows it (or an alias of it), else a one-line error."""
-    from morphsynth.training.phase import METHODS, MODES
+    from morphsynth.core.phase import METHODS, MODES
 
     known = list(MODES) + list(METHODS) + list(PHASE_ALIASES)
     if PHASE_ALIASES.get(method, method) not in list(MODES) + list(METHODS):
@@ -202,7 +202,7 @@ def check_phase(method: str) -> str:
 
 def reconstruct_phase(mag: torch.Tensor, method: str, n_iter: int | None, n_fft: int, hop: int) -> torch.Tensor:
     """mag ``[batch, n_bins, n_frames]`` → audio ``[batch, (n_frames-1)*hop]`` by the named method."""
-    from morphsynth.training.phase import reconstruct
+    from morphsynth.core.phase import reconstruct
 
     return reconstruct(mag, method=PHASE_ALIASES.get(method, method), n_iter=n_iter, n_fft=n_fft, hop=hop)
 
@@ -219,7 +219,7 @@ def check_key(pitch, velocity) -> tuple[int, int]:
 class Renderer:
     """Renders morphs of ``library`` sources with ``model`` at ``out_rate``, with a cache.
 
-    phase / n_iter: the phase method (``morphsynth.training.phase`` names) and its
+    phase / n_iter: the phase method (``morphsynth.core.phase`` names) and its
     iterations (None: the method's default). cache_mb: memory bound of the note cache.
     batch_size: notes per decode/phase batch in background pre-renders (default 8 on the
     CPU, 88 on a GPU). prerender_all:

@@ -7,7 +7,6 @@ classes take these dataclasses or plain values.
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -164,18 +163,8 @@ class ServeConfig:
     renderer: RendererSettings = field(default_factory=RendererSettings)
 
 
-def default_model_dir() -> Path:
-    """The shipped model folder, or ``$MORPHSYNTH_MODEL``."""
-    env = os.environ.get("MORPHSYNTH_MODEL")
-    if env:
-        return Path(env)
-    import morphsynth.training
-
-    return Path(morphsynth.training.__file__).resolve().parents[1] / "models" / "default"
-
-
 def load_serve_config(path: str | Path | None = None) -> ServeConfig:
     """The packaged defaults, or ``path`` (keys missing there keep the dataclass defaults)."""
-    from morphsynth.config import load_config
+    from morphsynth.core.config import load_config
 
     return load_config(path if path is not None else DEFAULTS_YAML, ServeConfig)

@@ -53,7 +53,7 @@ def tiny_model_dir(tiny_dataset, tmp_path_factory):
     """
     from pathlib import Path
 
-    from morphsynth.config import load_config
+    from morphsynth.core.config import load_config
     from morphsynth.training.nsynth import NSynthDataset
     from morphsynth.training.train import notes_from_dataset, train_run
     from morphsynth.training.train_config import TrainConfig

@@ -2,7 +2,6 @@
 output, and a JACK capture client. OSC note-on -> audio at the right pitch; note-off ->
 silence after the release; the real renderer's notes sound; recording is valid."""
 
-import socket
 import time
 
 import numpy as np

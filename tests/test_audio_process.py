@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.app import SynthServer
 from morphsynth.server.engine import FREE, Adsr, Engine
 from morphsynth.server.engine_memory import NotePool, SharedArrays

@@ -135,8 +135,8 @@ def neural_parts(root: Path, dataset: Path) -> tuple[Path, Path]:
     import torch
 
     from morphsynth.main import main
-    from morphsynth.training.model import CaeConfig
-    from morphsynth.training.synth_model import build_network, save_synth_model
+    from morphsynth.core.model import CaeConfig
+    from morphsynth.core.synth_model import build_network, save_synth_model
 
     model_dir = root / "model"
     library = model_dir / "library.safetensors"
@@ -164,7 +164,7 @@ def neural_renderer(model_dir: Path, library: Path):
     """The real Renderer over the small model, without background pre-rendering of all keys."""
     from morphsynth.server.library import Library
     from morphsynth.server.renderer import Renderer
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     model = load_synth_model(model_dir)
     return Renderer(model, Library.load(library, model), out_rate=SR, prerender_all=False)

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from morphsynth.config import load_config
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.config import load_config
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.training.checkpoint import Progress, load_checkpoint, save_checkpoint
-from morphsynth.training.spectral import StftSettings
-from morphsynth.training.synth_model import build_network
+from morphsynth.core.spectral import StftSettings
+from morphsynth.core.synth_model import build_network
 from morphsynth.training.train_config import TrainConfig
 
 CFG = {"latent_dim": 8, "width": 4, "max_channels": 16, "cond_dim": 16}

@@ -3,7 +3,7 @@ from typing import Literal, Optional
 
 import pytest
 
-from morphsynth.config import ConfigError, load_config
+from morphsynth.core.config import ConfigError, load_config
 
 
 @dataclass

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import main
 from morphsynth.training import nsynth
 from morphsynth.training.dataset_folder import guess_family, import_folder, note_name_to_midi, parse_file_name
-from morphsynth.training.metrics import autocorrelation_f0, cents_off
+from morphsynth.core.pitch import autocorrelation_f0, cents_off
 from morphsynth.training.soundfont import FLUID_R3, SoundFontSynth
 
 pytestmark = pytest.mark.skipif(not FLUID_R3.is_file(), reason="FluidR3_GM SoundFont not installed")

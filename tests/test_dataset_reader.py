@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core import files
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.training import nsynth
 from morphsynth.training.nsynth import NoteFilter, NSynthDataset, list_examples, load_examples
-from morphsynth.training.spectral import StftSettings, magnitude
+from morphsynth.core.spectral import StftSettings, magnitude
 
 
 @pytest.fixture
@@ -169,9 +170,9 @@ def test_missing_split_or_folder_is_an_error(tmp_path, tiny_dataset):
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "examples.json"
-    nsynth.atomic_write_bytes(path, b"old")
+    files.atomic_write_bytes(path, b"old")
     with pytest.raises(TypeError):
-        nsynth.atomic_write_bytes(path, object())
+        files.atomic_write_bytes(path, object())
     assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["examples.json"]
 
 

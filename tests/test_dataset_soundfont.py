@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import main
 from morphsynth.training import nsynth
 from morphsynth.training.dataset_soundfont import (DEFAULT_PROGRAMS, GM_PROGRAMS, build_soundfont_dataset,
                                                    gm_family, parse_int_list)
-from morphsynth.training.metrics import autocorrelation_f0, cents_off
+from morphsynth.core.pitch import autocorrelation_f0, cents_off
 from morphsynth.training.soundfont import FLUID_R3, TIMGM6MB, SoundFontSynth
 
 pytestmark = pytest.mark.skipif(not FLUID_R3.is_file(), reason="FluidR3_GM SoundFont not installed")

@@ -124,7 +124,7 @@ def test_models_decode_a_bent_note_at_its_fractional_pitch_not_at_its_key(tiny_m
 
 
 def test_grid_is_parsed_and_notes_fall_into_on_grid_off_grid_and_fractional():
-    from morphsynth.errors import MorphsynthError
+    from morphsynth.core.errors import MorphsynthError
     from morphsynth.training.evaluate import EvalNotes, note_groups, parse_grid, pitch_note_indices
 
     assert parse_grid("24-96:6") == list(range(24, 97, 6))

@@ -29,7 +29,7 @@ def parts(tmp_path_factory):
 def renderer_for(parts, model_wrapper=None):
     from morphsynth.server.library import Library
     from morphsynth.server.renderer import Renderer
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     model = load_synth_model(parts[0])
     library = Library.load(parts[1], model)

@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import main
 from morphsynth.server.library import Library, fit_note, principal_axes, read_note
 from morphsynth.training.nsynth import list_examples
@@ -14,8 +14,8 @@ from morphsynth.training.soundfont import FLUID_R3, render_note
 
 def small_model_dir(path, seed):
     """An untrained small CAE saved as a model folder (encoding needs no training)."""
-    from morphsynth.training.model import CaeConfig
-    from morphsynth.training.synth_model import build_network, save_synth_model
+    from morphsynth.core.model import CaeConfig
+    from morphsynth.core.synth_model import build_network, save_synth_model
 
     torch.manual_seed(seed)
     net = build_network("cae", CaeConfig(latent_dim=8, width=8, max_channels=32, cond_dim=32))
@@ -38,7 +38,7 @@ def built(tiny_dataset, model_dirs, tmp_path_factory):
 
 
 def load_model(path):
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     return load_synth_model(path)
 

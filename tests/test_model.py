@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from morphsynth.config import load_config
-from morphsynth.errors import MorphsynthError
-from morphsynth.training.model import CaeConfig, ConvAutoencoder, harmonic_channels
-from morphsynth.training.synth_model import (KINDS, build_network, load_synth_model, save_synth_model)
+from morphsynth.core.config import load_config
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.model import CaeConfig, ConvAutoencoder, harmonic_channels
+from morphsynth.core.synth_model import (KINDS, build_network, load_synth_model, save_synth_model)
 from morphsynth.training.train_config import TrainConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -62,8 +62,8 @@ def test_saved_and_reloaded_model_decodes_identically_and_reports_file_hash(tmp_
 
 
 def test_encode_audio_matches_encoding_the_stft_magnitude():
-    from morphsynth.training.spectral import magnitude
-    from morphsynth.training.synth_model import as_synth_model
+    from morphsynth.core.spectral import magnitude
+    from morphsynth.core.synth_model import as_synth_model
 
     net = ConvAutoencoder(CaeConfig(latent_dim=4, width=2, max_channels=8, cond_dim=8))
     model = as_synth_model(net, "m")
@@ -137,7 +137,7 @@ def test_mismatched_latent_size_is_refused_naming_the_tensor(tmp_path):
 
 
 def test_mismatched_stft_is_refused(tmp_path):
-    from morphsynth.training.spectral import StftSettings
+    from morphsynth.core.spectral import StftSettings
 
     folder = _saved(tmp_path)
     _edit_json(folder, stft={"sample_rate": 16000, "n_fft": 2048, "hop": 256})
@@ -169,7 +169,8 @@ def test_wrong_input_shape_names_the_argument(tmp_path):
 
 
 def test_pca_fit_reconstructs_its_training_notes_at_full_rank():
-    from morphsynth.training.baselines import PcaConfig, PcaModel, fit_pca
+    from morphsynth.core.baselines import PcaConfig, PcaModel
+    from morphsynth.training.baseline_fit import fit_pca
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(5, 513, 251, generator=g)
@@ -192,7 +193,7 @@ CORRECTION = {"latent_dim": 8, "width": 2, "max_channels": 8, "cond_dim": 8, "ba
 
 def _fitted_correction_cae(n=12, seed=0):
     """A tiny correction CAE whose baseline is fitted to random features of n notes at 6 pitches × 2 velocities."""
-    from morphsynth.training.baselines import fit_pitch_baseline
+    from morphsynth.training.baseline_fit import fit_pitch_baseline
 
     torch.manual_seed(seed)
     net = build_network("cae", CORRECTION)
@@ -206,7 +207,7 @@ def _fitted_correction_cae(n=12, seed=0):
 
 
 def test_warp_to_pitch_moves_harmonic_peaks_to_the_new_pitch():
-    from morphsynth.training.model import warp_to_pitch
+    from morphsynth.core.model import warp_to_pitch
 
     x = torch.zeros(1, 513, 3)
     x[0, 28] = 1.0  # A4's fundamental: 440 Hz / 15.625 Hz ≈ bin 28.2
@@ -216,8 +217,8 @@ def test_warp_to_pitch_moves_harmonic_peaks_to_the_new_pitch():
 
 
 def test_pitch_baseline_fit_reproduces_a_mean_that_is_linear_in_velocity_at_anchor_pitches():
-    from morphsynth.training.baselines import fit_pitch_baseline
-    from morphsynth.training.model import PitchBaseline
+    from morphsynth.training.baseline_fit import fit_pitch_baseline
+    from morphsynth.core.model import PitchBaseline
 
     g = torch.Generator().manual_seed(3)
     at64 = torch.randn(2, 513, 251, generator=g)
@@ -289,7 +290,7 @@ def test_model_json_written_before_the_baseline_keys_existed_loads_as_a_plain_ca
 
 def test_checkpoint_records_the_baseline_and_resuming_with_another_is_refused(tmp_path):
     from morphsynth.training.checkpoint import Progress, load_checkpoint, save_checkpoint
-    from morphsynth.training.spectral import StftSettings
+    from morphsynth.core.spectral import StftSettings
 
     net, *_ = _fitted_correction_cae()
     opt = torch.optim.AdamW(net.parameters())
@@ -314,7 +315,7 @@ def test_pca_dims_without_a_baseline_or_as_large_as_the_latent_is_refused():
 
 
 def test_smooth_pitch_features_barely_move_between_neighbouring_keys():
-    from morphsynth.training.model import pitch_features, smooth_pitch_features
+    from morphsynth.core.model import pitch_features, smooth_pitch_features
 
     keys = torch.arange(21, 109, dtype=torch.float32)
     vel = torch.full_like(keys, 100)
@@ -326,7 +327,7 @@ def test_smooth_pitch_features_barely_move_between_neighbouring_keys():
 
 
 def test_harmonic_template_is_exact_at_a_fractional_pitch():
-    from morphsynth.training.model import harmonic_template, midi_to_hz
+    from morphsynth.core.model import harmonic_template, midi_to_hz
 
     pitch = torch.tensor([57.37])
     t = harmonic_template(pitch)[0, 0, :, 0]  # [512] natural log
@@ -364,7 +365,7 @@ def test_a_source_filter_cae_round_trips_and_old_configs_stay_as_they_were(tmp_p
     ("max_valid_notes: 1\n", "max_valid_notes: must be >= 2"),
 ])
 def test_bad_values_of_the_generalisation_keys_are_refused_naming_the_key(tmp_path, text, message):
-    from morphsynth.config import ConfigError
+    from morphsynth.core.config import ConfigError
 
     p = tmp_path / "c.yaml"
     p.write_text(text)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.morph import (Morph, lerp, mix_latents, quantise_weights, ramp_frame_blend,
                                      ramp_weights_at, slerp, xy_morph, xy_weights)
 

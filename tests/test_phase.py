@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from morphsynth.errors import MorphsynthError
-from morphsynth.training import phase, spectral
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core import phase, spectral
 from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
 from morphsynth.training.soundfont import FLUID_R3, SoundFontSynth
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from morphsynth.errors import MorphsynthError
-from morphsynth.training import pitch
-from morphsynth.training.metrics import cents_off
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.training import pitch_accuracy as pitch
+from morphsynth.core.pitch import cents_off
 from morphsynth.training.soundfont import FLUID_R3, SoundFontSynth
 
 # piano A2, flute E5, trumpet C4: low, high and middle of the model's range

@@ -52,7 +52,7 @@ def render_score(model_dir: Path, library: Path) -> np.ndarray:
     from morphsynth.server.engine import Adsr, Engine
     from morphsynth.server.library import Library
     from morphsynth.server.renderer import Renderer
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     torch.set_num_threads(1)
     model = load_synth_model(model_dir)

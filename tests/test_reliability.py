@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from fuzz_corpus import CountingSender, build_fuzz_parts, build_fuzz_server, rss_mb
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.address_space import TABLE
 from morphsynth.server.engine import FREE, Adsr, Engine
 from morphsynth.server.midi import MidiMapper

@@ -7,21 +7,21 @@ import pytest
 import soundfile as sf
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import main
 from morphsynth.server.library import Library, NoteEntry, build_library
 from morphsynth.server.morph import Morph, xy_weights
 from morphsynth.server.renderer import RenderedNote, Renderer, find_loop, fit_duration, loop_seam_correlation
-from morphsynth.training.metrics import autocorrelation_f0, cents_off
+from morphsynth.core.pitch import autocorrelation_f0, cents_off
 from morphsynth.training.nsynth import list_examples
 
 
 def train_small_cae(dataset, out, steps=150):
     """A small CAE trained briefly on the tiny dataset: enough for pitch from conditioning."""
-    from morphsynth.training.model import CaeConfig
+    from morphsynth.core.model import CaeConfig
     from morphsynth.training.nsynth import load_examples
-    from morphsynth.training.spectral import magnitude
-    from morphsynth.training.synth_model import build_network, save_synth_model
+    from morphsynth.core.spectral import magnitude
+    from morphsynth.core.synth_model import build_network, save_synth_model
 
     examples, audio = load_examples(dataset)
     mag = magnitude(torch.from_numpy(audio))
@@ -54,7 +54,7 @@ def model_dir(tiny_dataset, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(model_dir):
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     return load_synth_model(model_dir)
 

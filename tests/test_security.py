@@ -9,14 +9,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fuzz_corpus import CountingSender, build_fuzz_parts, build_fuzz_server
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.osc import MAX_TCP_PACKET, OscServer, build_message
 from morphsynth.server.server_config import ServeConfig
 
@@ -197,7 +196,7 @@ class _Boom:
 
 
 def test_a_pickled_checkpoint_is_refused_without_running_it(parts, tmp_path, monkeypatch):
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     marker = tmp_path / "pwned"
     monkeypatch.setenv("MS_MARKER", str(marker))

@@ -358,8 +358,8 @@ def test_pure_data_floats_play_a_note_and_replies_reach_its_registered_port(serv
 def test_renderer_device_auto_picks_the_cpu_without_a_gpu_and_refuses_a_missing_cuda():
     import torch
 
-    from morphsynth.errors import MorphsynthError
-    from morphsynth.training.device import pick_device
+    from morphsynth.core.errors import MorphsynthError
+    from morphsynth.core.device import pick_device
 
     if torch.cuda.is_available():
         assert pick_device(None, "renderer.device").type == "cuda"

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from morphsynth.training import metrics, spectral
-from morphsynth.training.spectral import StftSettings
+from morphsynth.core import pitch, spectral
+from morphsynth.training import metrics
+from morphsynth.core.spectral import StftSettings
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,8 @@ def test_hz_mel_and_midi_conversions_match_librosa():
     mel = librosa.hz_to_mel(hz)
     assert np.allclose(spectral.mel_to_hz(torch.from_numpy(mel)).numpy(), hz, rtol=1e-9, atol=1e-9)
     midi = np.array([21.0, 60.0, 69.0, 108.0])
-    assert np.allclose(spectral.midi_to_hz(torch.from_numpy(midi)).numpy(), librosa.midi_to_hz(midi))
-    assert np.allclose(spectral.hz_to_midi(spectral.midi_to_hz(torch.from_numpy(midi))).numpy(), midi)
+    assert np.allclose(pitch.midi_to_hz(torch.from_numpy(midi)).numpy(), librosa.midi_to_hz(midi))
+    assert np.allclose(pitch.hz_to_midi(pitch.midi_to_hz(torch.from_numpy(midi))).numpy(), midi)
 
 
 def test_amplitude_to_db_matches_librosa_with_peak_reference_and_80_db_floor(note):
@@ -142,6 +143,6 @@ def test_log_spectral_distance_ignores_a_common_gain(mags):
 
 
 def test_cents_off_counts_semitones_as_100_cents():
-    assert metrics.cents_off(440.0, 69) == pytest.approx(0.0)
-    assert metrics.cents_off(440.0 * 2 ** (1 / 12), 69) == pytest.approx(100.0)
-    assert metrics.cents_off(0.0, 69) == float("inf")
+    assert pitch.cents_off(440.0, 69) == pytest.approx(0.0)
+    assert pitch.cents_off(440.0 * 2 ** (1 / 12), 69) == pytest.approx(100.0)
+    assert pitch.cents_off(0.0, 69) == float("inf")

@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from morphsynth.config import ConfigError, load_config
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.config import ConfigError, load_config
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.training.checkpoint import Progress
-from morphsynth.training.synth_model import build_network, load_synth_model
+from morphsynth.core.synth_model import build_network, load_synth_model
 from morphsynth.training.train import (NoteSet, TrainState, compute_losses, features, normalisation_stats,
                                        notes_from_dataset, train_step)
 from morphsynth.training.train_config import OptimConfig, TrainConfig
@@ -136,7 +136,7 @@ def test_unknown_loss_name_in_config_is_refused_naming_the_key(tmp_path):
 
 
 def test_unknown_device_is_refused():
-    from morphsynth.training.device import pick_device
+    from morphsynth.core.device import pick_device
 
     with pytest.raises(MorphsynthError, match="--device banana"):
         pick_device("banana")
@@ -202,8 +202,8 @@ def test_a_tiny_model_trained_on_four_keys_plays_the_keys_between_them_in_tune(t
     """Trained on keys 48, 56, 64 and 72 only, it must play 52, 60, 61.5 and 68 within 50 cents."""
     import dataclasses
 
-    from morphsynth.training.phase import reconstruct
-    from morphsynth.training.pitch import pitch_hits
+    from morphsynth.core.phase import reconstruct
+    from morphsynth.training.pitch_accuracy import pitch_hits
     from morphsynth.training.train import train_run
 
     cfg = load_config("configs/tiny.yaml", TrainConfig)

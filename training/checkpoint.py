@@ -13,18 +13,17 @@ mismatch or a damaged file with a one-line :class:`MorphsynthError`.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from morphsynth.errors import MorphsynthError
-from morphsynth.training.model import SpectralAutoencoder
-from morphsynth.training.spectral import StftSettings
-from morphsynth.training.synth_model import file_sha256
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.files import atomic_path, read_versioned_json, write_json
+from morphsynth.core.model import SpectralAutoencoder
+from morphsynth.core.spectral import StftSettings
+from morphsynth.core.synth_model import file_sha256
 
 FORMAT = "morphsynth-checkpoint"
 FORMAT_VERSION = 1
@@ -76,8 +75,6 @@ def save_checkpoint(folder: str | Path, net: SpectralAutoencoder, optimizer: tor
             else:
                 scalar_state.setdefault(str(idx), {})[name] = value
     tensors["rng/torch"] = torch.get_rng_state()
-    tmp_t = folder / (TENSORS_FILE + ".tmp")
-    save_file(tensors, str(tmp_t), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -90,13 +87,12 @@ def save_checkpoint(folder: str | Path, net: SpectralAutoencoder, optimizer: tor
         "normalisation": {"mean": [float(v) for v in net.norm_mean.cpu()], "std": float(net.norm_std.cpu())},
         "progress": _json_safe(asdict(progress)),
         "optimizer": {"param_groups": opt["param_groups"], "scalar_state": scalar_state},
-        "tensors_sha256": file_sha256(tmp_t),
         "extra": extra or {},
     }
-    tmp_j = folder / (JSON_FILE + ".tmp")
-    tmp_j.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp_t, folder / TENSORS_FILE)
-    os.replace(tmp_j, folder / JSON_FILE)
+    with atomic_path(folder / TENSORS_FILE) as tmp_t:
+        save_file(tensors, str(tmp_t), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+        meta["tensors_sha256"] = file_sha256(tmp_t)
+        write_json(folder / JSON_FILE, meta)
 
 
 def has_checkpoint(folder: str | Path) -> bool:
@@ -105,19 +101,8 @@ def has_checkpoint(folder: str | Path) -> bool:
 
 
 def read_checkpoint_json(folder: str | Path) -> dict:
-    path = Path(folder) / JSON_FILE
-    if not path.is_file():
-        raise MorphsynthError(f"{path}: missing (no checkpoint to resume from)")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MorphsynthError(f"{path}: not valid JSON ({type(exc).__name__}); the checkpoint is damaged") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise MorphsynthError(f"{path}: not a morphsynth checkpoint")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise MorphsynthError(f"{path}: format_version {meta.get('format_version')!r} is not supported "
-                              f"(this build reads {FORMAT_VERSION})")
-    return meta
+    return read_versioned_json(Path(folder) / JSON_FILE, FORMAT, FORMAT_VERSION, "checkpoint",
+                               missing="no checkpoint to resume from")
 
 
 def load_checkpoint(folder: str | Path, net: SpectralAutoencoder, optimizer: torch.optim.Optimizer,

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.training import nsynth
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff")

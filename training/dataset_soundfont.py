@@ -79,7 +79,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.training import nsynth
 
 # (GM name, NSynth family, NSynth source, included by default)
@@ -436,7 +436,7 @@ def _render_task(task: tuple[str, int, list[tuple[str, int, int, float]], float,
             out.append((path, "silent"))
             continue
         if max_cents is not None:
-            from morphsynth.training.metrics import autocorrelation_f0, cents_off
+            from morphsynth.core.pitch import autocorrelation_f0, cents_off
 
             if not abs(cents_off(autocorrelation_f0(audio, nsynth.SAMPLE_RATE), pitch + bend / 100)) <= max_cents:
                 out.append((path, "off_pitch"))

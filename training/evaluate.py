@@ -10,10 +10,10 @@ For each model (the CAE and the baselines, all :class:`SynthModel`):
 * ``mel_distance``: multi-resolution log-mel distance in dB
   (:func:`~morphsynth.training.metrics.multires_log_mel_distance`) of the decoded audio
   against the audio of the TRUE magnitude, both through the same phase reconstruction
-  (:func:`morphsynth.training.phase.reconstruct`, ``phase``), so the phase method's own
+  (:func:`morphsynth.core.phase.reconstruct`, ``phase``), so the phase method's own
   error is in both and the distance measures the model;
 * ``pitch_accuracy``: share of reconstructions (MIDI keys 28-94) whose f0 (CREPE through
-  :mod:`morphsynth.training.pitch`, audio from the phase reconstruction) lies within ±50
+  :mod:`morphsynth.training.pitch_accuracy`, audio from the phase reconstruction) lies within ±50
   cents of the note's sounding pitch (key plus pitch bend, fractional MIDI);
   ``source_pitch_accuracy`` is the same measure on the original notes (the ceiling the
   data allows), ``pitch_accuracy_pitched`` counts only notes whose originals are on pitch;
@@ -52,11 +52,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.training.metrics import (level_difference_db, log_spectral_distance,
                                          multires_log_mel_distance, spectral_convergence)
-from morphsynth.training.pitch import hit_rate, pitch_cents
-from morphsynth.training.synth_model import SynthModel
+from morphsynth.training.pitch_accuracy import hit_rate, pitch_cents
+from morphsynth.core.synth_model import SynthModel
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Pitch is measured only where CREPE is reliable: its bins span 31.7-2006 Hz, and
@@ -184,7 +184,7 @@ def reconstruct_all(model: SynthModel, notes: EvalNotes, batch_size: int = 16) -
 
 def render_audio(mag: torch.Tensor, phase: str) -> torch.Tensor:
     """Phase reconstruction of ``mag [n, 513, n_frames]`` in batches: ``[n, n_samples]`` on the CPU."""
-    from morphsynth.training.phase import reconstruct
+    from morphsynth.core.phase import reconstruct
 
     return torch.cat([reconstruct(mag[lo: lo + AUDIO_BATCH], method=phase).cpu()
                       for lo in range(0, mag.shape[0], AUDIO_BATCH)])
@@ -197,7 +197,7 @@ def render_and_compare(mag: torch.Tensor, ref_audio: torch.Tensor, keep: Sequenc
     Returns ``(mel distance [n], audio of the notes in keep [len(keep), n_samples])``;
     the other notes' audio is dropped batch by batch, so memory stays that of ``keep``.
     """
-    from morphsynth.training.phase import reconstruct
+    from morphsynth.core.phase import reconstruct
 
     keep_set = set(int(i) for i in keep)
     mel, kept = [], {}
@@ -525,7 +525,7 @@ def _figures(models, notes: EvalNotes, recon, latents, interp_mags, pairs, out_d
 
 def models_in_run(run_dir: str | Path, device: str | None = None) -> dict[str, SynthModel]:
     """The CAE of a run folder plus its baselines (those present), keyed cae / pca / shallow_ae."""
-    from morphsynth.training.synth_model import load_synth_model
+    from morphsynth.core.synth_model import load_synth_model
 
     run_dir = Path(run_dir)
     models = {}

@@ -28,15 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.training.evaluate import (PITCH_RANGE, on_pitch, per_key_rows, render_and_compare,
                                           render_audio, summarise_notes)
 from morphsynth.training.metrics import level_difference_db, log_spectral_distance
-from morphsynth.training.pitch import pitch_cents
-from morphsynth.training.synth_model import SynthModel
+from morphsynth.training.pitch_accuracy import pitch_cents
+from morphsynth.core.synth_model import SynthModel
 
 SWEEP_KINDS = ("cae", "pca")
 SOURCE = "originals"

@@ -16,10 +16,9 @@ from __future__ import annotations
 import functools
 from typing import Sequence
 
-import numpy as np
 import torch
 
-from morphsynth.training.spectral import amplitude_to_db, hz_to_mel, mel_to_hz
+from morphsynth.core.spectral import amplitude_to_db, energy_db, hz_to_mel, mel_to_hz
 
 
 def spectral_convergence(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
@@ -38,24 +37,13 @@ def log_spectral_distance(ref: torch.Tensor, est: torch.Tensor, floor_db: float 
     return per_frame.mean(dim=-1)
 
 
-def _energy_db(mag: torch.Tensor) -> torch.Tensor:
-    """``10 log10(Σ mag²)`` over bins and frames, in float64, the sum floored at 1e-20."""
-    return 10.0 * torch.log10(mag.double().pow(2).sum(dim=(-2, -1)).clamp_min(1e-20))
-
-
-def magnitude_level_db(mag: torch.Tensor) -> torch.Tensor:
-    """Level of notes from their magnitude: ``[..., n_bins, n_frames]`` → ``[...]`` float32 dB
-    (10 log10 of the summed squared magnitude; only differences mean anything)."""
-    return _energy_db(mag).float()
-
-
 def level_difference_db(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
     """Energy of ``est`` over that of ``ref`` in dB: ref, est ``[..., n_bins, n_frames]`` magnitudes → ``[...]``.
 
     ``10 log10(Σ est² / Σ ref²)`` over bins and frames: 0 for the same level, +6 for an
     estimate twice as loud in amplitude. Both sums are floored at 1e-20.
     """
-    return (_energy_db(est) - _energy_db(ref)).to(ref.dtype)
+    return (energy_db(est) - energy_db(ref)).to(ref.dtype)
 
 
 @functools.lru_cache(maxsize=16)
@@ -110,51 +98,3 @@ def multires_log_mel_distance(ref_audio: torch.Tensor, est_audio: torch.Tensor, 
         eps = (10.0 ** (floor_db / 10.0)) * ref.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-20)
         total += (10.0 * (torch.log10(ref + eps) - torch.log10(est + eps))).abs().mean(dim=(-2, -1))
     return total / len(fft_sizes)
-
-
-def autocorrelation_f0(audio: np.ndarray, sample_rate: int, fmin: float = 25.0, fmax: float = 4200.0,
-                       start_s: float = 0.1, dur_s: float = 1.0) -> float:
-    """Fundamental in Hz of a steady note by normalised autocorrelation.
-
-    audio: ``[n_samples]``. Analyses ``dur_s`` seconds from ``start_s`` (past the
-    attack). Returns 0.0 for silence. Picks the first lag whose normalised
-    autocorrelation is within 90 % of the best, which avoids octave-down errors,
-    and refines it by parabolic interpolation.
-    """
-    x = np.asarray(audio, dtype=np.float64)
-    seg = x[int(start_s * sample_rate): int((start_s + dur_s) * sample_rate)]
-    if seg.size < 64 or not np.any(seg):
-        return 0.0
-    seg = seg - seg.mean()
-    n = 1 << int(np.ceil(np.log2(2 * seg.size)))
-    spec = np.fft.rfft(seg, n)
-    ac = np.fft.irfft(spec * np.conj(spec), n)[: seg.size]
-    if ac[0] <= 0:
-        return 0.0
-    # Unbias: divide by the overlap length so long lags are not penalised.
-    ac = ac / (ac[0] * (seg.size - np.arange(seg.size)) / seg.size)
-    lo = max(2, int(sample_rate / fmax))
-    hi = min(seg.size // 2, int(sample_rate / fmin))
-    if hi <= lo + 2:
-        return 0.0
-    region = ac[lo:hi]
-    best = region.max()
-    if best <= 0:
-        return 0.0
-    # First local maximum reaching 90 % of the best peak.
-    peaks = np.where((region[1:-1] >= region[:-2]) & (region[1:-1] >= region[2:]) & (region[1:-1] >= 0.9 * best))[0] + 1
-    k = int(peaks[0]) if peaks.size else int(np.argmax(region))
-    lag = float(lo + k)
-    if 0 < k < region.size - 1:
-        a, b, c = region[k - 1], region[k], region[k + 1]
-        denom = a - 2 * b + c
-        if denom != 0:
-            lag += 0.5 * (a - c) / denom
-    return sample_rate / lag
-
-
-def cents_off(f0_hz: float, midi_pitch: float) -> float:
-    """Signed distance in cents from ``f0_hz`` to the MIDI pitch; inf for 0 Hz."""
-    if f0_hz <= 0:
-        return float("inf")
-    return 1200.0 * float(np.log2(f0_hz / (440.0 * 2 ** ((midi_pitch - 69) / 12))))

@@ -29,15 +29,14 @@ import contextlib
 import hashlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.files import atomic_write_bytes
 
 SAMPLE_RATE = 16000
 HOLD_S = 3.0
@@ -173,23 +172,6 @@ def build_lock(root: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
@@ -453,7 +435,7 @@ class NSynthDataset:
                  note_filter: NoteFilter | None = None, stft=None, cache_dir: str | Path | None = None,
                  use_cache: bool = True, n_samples: int = N_SAMPLES, with_audio: bool = False,
                  cache_dtype: str = "float32"):
-        from morphsynth.training.spectral import StftSettings
+        from morphsynth.core.spectral import StftSettings
 
         self.stft = stft if stft is not None else StftSettings()
         if self.stft.sample_rate != SAMPLE_RATE:
@@ -517,7 +499,7 @@ class NSynthDataset:
         """audio ``[n_samples]`` → magnitude ``[n_bins, n_frames]`` float32."""
         import torch
 
-        from morphsynth.training.spectral import magnitude
+        from morphsynth.core.spectral import magnitude
 
         with torch.no_grad():
             mag = magnitude(torch.from_numpy(audio), self.stft.n_fft, self.stft.hop).float().contiguous()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 from morphsynth.training.metrics import log_spectral_distance
 
 
@@ -56,8 +56,8 @@ def library_roundtrip(model, library_path: str | Path, data: str | Path, *, n_no
     from morphsynth.server.morph import Morph
     from morphsynth.server.renderer import Renderer
     from morphsynth.training.nsynth import EXAMPLES_JSON, list_examples, split_dir
-    from morphsynth.training.pitch import pitch_hits
-    from morphsynth.training.spectral import magnitude
+    from morphsynth.training.pitch_accuracy import pitch_hits
+    from morphsynth.core.spectral import magnitude
 
     data = Path(data)
     # A root's test split, as the eval reads it; a root without one gives every split it has.

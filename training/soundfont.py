@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 FLUID_R3 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")

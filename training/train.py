@@ -26,14 +26,15 @@ from typing import Callable
 import torch
 from torch import nn
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.files import write_json
 from morphsynth.training.checkpoint import Progress, has_checkpoint, load_checkpoint, save_checkpoint
 from morphsynth.training.distributed import (DistInfo, barrier, broadcast_flag, epoch_indices, replica_checksums,
                                              unwrap, wrap)
 from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
-from morphsynth.training.model import LOG_EPS, N_BINS, SpectralAutoencoder, warp_to_pitch
-from morphsynth.training.spectral import StftSettings
-from morphsynth.training.synth_model import build_network, save_synth_model
+from morphsynth.core.model import LOG_EPS, N_BINS, SpectralAutoencoder, warp_to_pitch
+from morphsynth.core.spectral import StftSettings
+from morphsynth.core.synth_model import build_network, save_synth_model
 from morphsynth.training.train_config import OptimConfig, TrainConfig
 
 CHECKPOINT_DIR = "checkpoint"
@@ -167,7 +168,7 @@ def fit_correction_baseline(core: SpectralAutoencoder, notes: NoteSet, device: t
     The mean uses every note; the PCA a seeded subset of at most ``max_pca_notes`` (its
     residuals are held in memory: 0.5 MB per note).
     """
-    from morphsynth.training.baselines import fit_pitch_baseline
+    from morphsynth.training.baseline_fit import fit_pitch_baseline
 
     def batches_of(subset: NoteSet):
         def batches():
@@ -456,7 +457,7 @@ def train_run(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSet, o
     if dist.is_main and optim.precision != config.optim.precision:
         log(f"precision {config.optim.precision}: {optim.precision} on {device}")
     state = TrainState(net, optimizer, progress, optim, weights, device, dist)
-    from morphsynth.config import to_dict
+    from morphsynth.core.config import to_dict
 
     run_extra = {"train_config": to_dict(config)}
 
@@ -500,7 +501,7 @@ def fit_baselines(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSe
                   device: torch.device, *, log: Callable[[str], None] = print, progress_bar: bool = True,
                   stft: StftSettings = StftSettings()) -> dict:
     """PCA and/or the shallow AE at the CAE's latent size, saved as model folders under ``out_dir``."""
-    from morphsynth.training.baselines import fit_pca
+    from morphsynth.training.baseline_fit import fit_pca
 
     out_dir = Path(out_dir)
     latent = config.model.latent_dim
@@ -552,16 +553,12 @@ def fit_baselines(config: TrainConfig, train_notes: NoteSet, valid_notes: NoteSe
 
 
 def _write_history(out_dir: Path, history: list[dict]) -> None:
-    import json
-
-    tmp = out_dir / "history.json.tmp"
-    tmp.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out_dir / "history.json")
+    write_json(out_dir / "history.json", history)
 
 
 def _write_config(out_dir: Path, config: TrainConfig) -> None:
     import yaml
 
-    from morphsynth.config import to_dict
+    from morphsynth.core.config import to_dict
 
     (out_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")

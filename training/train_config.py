@@ -1,6 +1,6 @@
 """Typed dataclasses for a training config YAML (``configs/*.yaml``).
 
-Only the command line builds these (through ``morphsynth.config.load_config``);
+Only the command line builds these (through ``morphsynth.core.config.load_config``);
 the network and the loop take the plain values. Example::
 
     name: default
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from morphsynth.training.model import CaeConfig
+from morphsynth.core.model import CaeConfig
 
 LOSS_NAMES = ("spec/mse", "spec/l1", "spec/sc")
 BASELINE_NAMES = ("pca", "shallow_ae")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 
 def pick_device(name: str | None = None, what: str = "--device") -> torch.device:

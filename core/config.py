@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 T = TypeVar("T")
 

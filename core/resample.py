@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 # "HQ" is soxr's 20-bit default and about twice as fast as "VHQ"; the model's output has
 # nothing above 8 kHz, so the finer stop band of VHQ buys nothing audible here.

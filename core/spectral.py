@@ -137,10 +137,12 @@ def mel_filterbank(sample_rate: int = 16000, n_fft: int = 1024, n_mels: int = 12
     return (weights * enorm[:, None]).float()
 
 
-def midi_to_hz(pitch: torch.Tensor | float) -> torch.Tensor:
-    """MIDI note number to frequency in Hz (A4 = 69 = 440 Hz)."""
-    return 440.0 * torch.pow(2.0, (torch.as_tensor(pitch, dtype=torch.float64) - 69.0) / 12.0)
+def energy_db(mag: torch.Tensor) -> torch.Tensor:
+    """``10 log10(Σ mag²)`` over bins and frames, in float64, the sum floored at 1e-20."""
+    return 10.0 * torch.log10(mag.double().pow(2).sum(dim=(-2, -1)).clamp_min(1e-20))
 
 
-def hz_to_midi(hz: torch.Tensor | float) -> torch.Tensor:
-    return 69.0 + 12.0 * torch.log2(torch.as_tensor(hz, dtype=torch.float64) / 440.0)
+def magnitude_level_db(mag: torch.Tensor) -> torch.Tensor:
+    """Level of notes from their magnitude: ``[..., n_bins, n_frames]`` → ``[...]`` float32 dB
+    (10 log10 of the summed squared magnitude; only differences mean anything)."""
+    return energy_db(mag).float()

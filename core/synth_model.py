@@ -14,7 +14,6 @@ raises :class:`MorphsynthError` with one line naming the file and the field.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -22,15 +21,18 @@ from typing import Any
 
 import torch
 
-from morphsynth.errors import MorphsynthError
-from morphsynth.training.baselines import PcaConfig, PcaModel, ShallowAeConfig, ShallowAutoencoder
-from morphsynth.training.model import LOG_EPS, N_BINS, CaeConfig, ConvAutoencoder, SpectralAutoencoder
-from morphsynth.training.spectral import StftSettings, magnitude
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.files import atomic_path, read_versioned_json, write_json
+from morphsynth.core.baselines import PcaConfig, PcaModel, ShallowAeConfig, ShallowAutoencoder
+from morphsynth.core.model import LOG_EPS, N_BINS, CaeConfig, ConvAutoencoder, SpectralAutoencoder
+from morphsynth.core.spectral import StftSettings, magnitude
 
 FORMAT = "morphsynth-model"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
+# The shipped model, found relative to the package (not the working directory).
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 
 # kind → (config dataclass, network class)
 KINDS: dict[str, tuple[type, type[SpectralAutoencoder]]] = {
@@ -38,6 +40,12 @@ KINDS: dict[str, tuple[type, type[SpectralAutoencoder]]] = {
     "pca": (PcaConfig, PcaModel),
     "shallow_ae": (ShallowAeConfig, ShallowAutoencoder),
 }
+
+
+def default_model_dir() -> Path:
+    """The model folder used when none is given: ``$MORPHSYNTH_MODEL``, else the shipped one."""
+    env = os.environ.get("MORPHSYNTH_MODEL")
+    return Path(env) if env else SHIPPED_MODEL_DIR
 
 
 def build_network(kind: str, config: dict[str, Any] | Any, n_frames: int = 251) -> SpectralAutoencoder:
@@ -182,14 +190,12 @@ def save_synth_model(net: SpectralAutoencoder, path: str | Path, name: str | Non
     name = name or path.name
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     meta = _metadata(net, name, stft, info)
-    tmp_w = path / (WEIGHTS_FILE + ".tmp")
-    save_file(state, str(tmp_w), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": net.kind})
-    digest = file_sha256(tmp_w)
-    meta["model_hash"] = digest
-    tmp_j = path / (META_FILE + ".tmp")
-    tmp_j.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp_w, path / WEIGHTS_FILE)
-    os.replace(tmp_j, path / META_FILE)
+    with atomic_path(path / WEIGHTS_FILE) as tmp_w:
+        save_file(state, str(tmp_w), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION),
+                                               "kind": net.kind})
+        digest = file_sha256(tmp_w)
+        meta["model_hash"] = digest
+        write_json(path / META_FILE, meta)
     return digest
 
 
@@ -199,17 +205,8 @@ def read_model_json(path: str | Path) -> dict:
     meta_path = path / META_FILE
     if not path.is_dir():
         raise MorphsynthError(f"{path}: model folder not found")
-    if not meta_path.is_file():
-        raise MorphsynthError(f"{meta_path}: missing (a model folder holds {META_FILE} and {WEIGHTS_FILE})")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MorphsynthError(f"{meta_path}: not valid JSON ({type(exc).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise MorphsynthError(f"{meta_path}: not a morphsynth model file (format is not '{FORMAT}')")
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise MorphsynthError(f"{meta_path}: format_version {version!r} is not supported (this build reads {FORMAT_VERSION})")
+    meta = read_versioned_json(meta_path, FORMAT, FORMAT_VERSION, "model file",
+                               missing=f"a model folder holds {META_FILE} and {WEIGHTS_FILE}")
     for key in ("kind", "model_config", "stft", "sample_rate", "latent_dim", "n_bins", "n_frames", "normalisation"):
         if key not in meta:
             raise MorphsynthError(f"{meta_path}: missing key '{key}'")

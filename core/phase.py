@@ -1,7 +1,7 @@
 """Phase reconstruction: magnitude spectrogram → audio.
 
 Methods (all take ``mag [batch, n_bins, n_frames]`` linear magnitudes, centred
-periodic-Hann STFT with zero padding as in :mod:`morphsynth.training.spectral`,
+periodic-Hann STFT with zero padding as in :mod:`morphsynth.core.spectral`,
 and return ``audio [batch, (n_frames - 1) * hop]``):
 
 * ``griffinlim``: fast Griffin-Lim (Perraudin, Balazs & Søndergaard 2013), the
@@ -78,7 +78,7 @@ import math
 import numpy as np
 import torch
 
-from morphsynth.errors import MorphsynthError
+from morphsynth.core.errors import MorphsynthError
 
 # gamma of the Gaussian that best matches a Hann window of length n_fft, in units of n_fft**2
 # (Průša et al. 2017, table 1).
@@ -100,7 +100,7 @@ METHODS = ("griffinlim", "pghi", "pghi_heap")
 class _FramesStft:
     """Centred periodic-Hann STFT/iSTFT with zero padding for a fixed frame count.
 
-    Agrees with :func:`morphsynth.training.spectral.stft` and ``istft`` up to
+    Agrees with :func:`morphsynth.core.spectral.stft` and ``istft`` up to
     the frame layout: spectra here are ``[batch, n_frames, n_bins]``.
     """
 

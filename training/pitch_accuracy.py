@@ -16,8 +16,8 @@ import types
 import numpy as np
 import torch
 
-from morphsynth.errors import MorphsynthError
-from morphsynth.training.metrics import autocorrelation_f0, cents_off
+from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.pitch import autocorrelation_f0, cents_off
 
 CREPE_SAMPLE_RATE = 16000
 CREPE_MIN_FMIN = 32.0
@@ -91,7 +91,7 @@ def crepe_f0(audio, sample_rate: int, model: str = "tiny", fmin: float = CREPE_M
 
 
 def autocorrelation_f0_batch(audio, sample_rate: int) -> torch.Tensor:
-    """:func:`morphsynth.training.metrics.autocorrelation_f0` per note: ``[batch, n]`` → ``[batch]``."""
+    """:func:`morphsynth.core.pitch.autocorrelation_f0` per note: ``[batch, n]`` → ``[batch]``."""
     x, single = _as_batch(audio)
     result = torch.tensor([autocorrelation_f0(row.numpy(), sample_rate) for row in x.cpu()], dtype=torch.float32)
     return result[0] if single else result
