@@ -1,6 +1,7 @@
 """Mixer cost: milliseconds per audio block of ``Engine.process`` at 8, 32 and 64 voices,
-for this checkout's server/engine.py ("after") and the one in another git revision
-("before", loaded from ``git show REV:server/engine.py``).
+for this checkout's engine ("after") and the one in another git revision ("before": its
+server/engine.py and the engine parts it has, server/engine_*.py and envelope.py, loaded
+from ``git show`` under their own module names).
 
     .venv/bin/python benchmarks/bench_engine.py                   # before = main
     .venv/bin/python benchmarks/bench_engine.py --before HEAD~1 --voices 8 32 64 96
@@ -41,7 +42,8 @@ median of 5 x 200, crossfading voices mixed 16 at a time:
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
+import re
 import statistics
 import subprocess
 import sys
@@ -56,11 +58,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SR = 48000
 
 
-def load_engine(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+ENGINE_PARTS = ("engine", "engine_mixer", "engine_ring", "engine_voices", "envelope", "engine_memory")
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True, text=True).stdout
+
+
+def write_engine(sources: dict[str, str], folder: Path, prefix: str) -> str:
+    """Write the engine modules ``{part: source}`` into ``folder`` as ``{prefix}{part}.py``,
+    importing one another under those names; returns the engine's module name."""
+    pattern = re.compile(r"morphsynth\.server\.(%s)\b" % "|".join(sources))
+    for part, source in sources.items():
+        (folder / f"{prefix}{part}.py").write_text(pattern.sub(prefix + r"\1", source))
+    return prefix + "engine"
+
+
+def load_engine(name: str):
+    module = importlib.import_module(name)
     sys.modules[name] = module            # dataclasses look their module up while defining
-    spec.loader.exec_module(module)
     return module
 
 
@@ -135,18 +151,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args(argv)
 
-    old_source = subprocess.run(["git", "-C", str(ROOT), "show", f"{args.before}:server/engine.py"],
-                                check=True, capture_output=True, text=True).stdout
+    tree = set(git("ls-tree", "--name-only", args.before, "server/").split())
+    before = {p: git("show", f"{args.before}:server/{p}.py") for p in ENGINE_PARTS if f"server/{p}.py" in tree}
+    after = {p: (ROOT / "server" / f"{p}.py").read_text() for p in ENGINE_PARTS if (ROOT / "server" / f"{p}.py").is_file()}
     with tempfile.TemporaryDirectory() as tmp:
-        old_path = Path(tmp) / "engine_before.py"
-        old_path.write_text(old_source)
-        engines = {"before": load_engine(old_path, "engine_before"),
-                   "after": load_engine(ROOT / "server" / "engine.py", "engine_after")}
+        sys.path.insert(0, tmp)
+        engines = {"before": load_engine(write_engine(before, Path(tmp), "before_")),
+                   "after": load_engine(write_engine(after, Path(tmp), "after_"))}
+        sys.path.remove(tmp)
     notes = [sine_note(110.0 * 2 ** (i / 12)) for i in range(24)]
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before],
                          capture_output=True, text=True).stdout.strip()
     print(f"ms per {args.block}-frame callback (median of {args.repeats} x {args.blocks}); "
-          f"before = {args.before} ({rev}), after = {ROOT / 'server' / 'engine.py'}")
+          f"before = {args.before} ({rev}), after = this checkout's server/")
     print("| voices | before ms | after ms | after/before | before peak KB | after peak KB |")
     print("|---|---|---|---|---|---|")
     for voices in args.voices:

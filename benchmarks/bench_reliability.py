@@ -99,7 +99,7 @@ def run_osc_fuzz(parts, work, count, seconds) -> Row:
 
 
 def still_serving(server) -> bool:
-    from morphsynth.server.osc import build_message
+    from morphsynth.server.osc_packets import build_message
 
     s = fc.CountingSender()
     server.osc.feed(build_message("/status"), s)
@@ -358,7 +358,7 @@ print(sent, flush=True)
 def run_flood(parts, work, jack_server, seconds, rate) -> Row:
     from pythonosc.osc_message import OscMessage
 
-    from morphsynth.server.osc import build_message
+    from morphsynth.server.osc_packets import build_message
 
     server = serving_server(parts, work / "flood", audio="system")
     timed = Timed(server.engine)
@@ -445,15 +445,14 @@ def run_stuck_notes(parts, work, events) -> Row:
 
 
 def run_midi_kill(parts, work, storms) -> Row:
-    import test_faults_jack as tj
-
     server = serving_server(parts, work / "midi_kill", midi=True)
     t0 = time.monotonic()
     stuck_total = 0
     sent_total = 0
     try:
         for k in range(storms):
-            client = subprocess.Popen([sys.executable, "-c", tj.MIDI_CLIENT, server.cfg.midi.client_name, str(k),
+            client = subprocess.Popen([sys.executable, str(ROOT / "tests" / "scripts" / "midi_storm_client.py"),
+                                       server.cfg.midi.client_name, str(k),
                                        ",".join(map(str, WARM_PITCHES[:12])), "3000"],
                                       stdout=subprocess.PIPE, text=True, env=os.environ.copy())
             word, sent = client.stdout.readline().split()

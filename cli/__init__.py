@@ -1,8 +1,9 @@
 """morphsynth: a neural synthesizer server that morphs instrument timbres.
 
-The distribution maps three folders into this namespace: ``cli/`` (this package:
-the command line and config loading), ``server/`` (``morphsynth.server``, real time)
-and ``training/`` (``morphsynth.training``, data, model and evaluation).
+The distribution maps four folders into this namespace: ``cli/`` (this package: the
+command line, nothing else), ``core/`` (``morphsynth.core``: what the server and training
+share), ``server/`` (``morphsynth.server``, real time) and ``training/``
+(``morphsynth.training``: data, training and evaluation). docs/architecture.md draws them.
 """
 
 __version__ = "0.1.0"

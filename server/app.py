@@ -21,9 +21,10 @@ from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.audio_io import Recorder, open_output
 from morphsynth.server.audio_process import AudioProcess
 from morphsynth.server.control import Controls
-from morphsynth.server.engine import Adsr, Engine
+from morphsynth.server.engine import Engine
+from morphsynth.server.envelope import Adsr
 from morphsynth.server.midi import MidiInput
-from morphsynth.server.osc import OscServer
+from morphsynth.server.osc_server import OscServer
 from morphsynth.core.synth_model import default_model_dir
 from morphsynth.server.server_config import ServeConfig
 

@@ -247,7 +247,8 @@ def child_main() -> int:
             out.write("ok\n")
             out.flush()
             return 0
-        from morphsynth.server.engine import Adsr, Engine
+        from morphsynth.server.engine import Engine
+        from morphsynth.server.envelope import Adsr
         from morphsynth.server.engine_memory import NotePool, SharedArrays
 
         arrays = SharedArrays.attach(_layout(spec["layout"]), spec["arrays_fd"])

@@ -18,7 +18,8 @@ from typing import Callable
 
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.core.files import atomic_path
-from morphsynth.server.engine import Adsr, Engine
+from morphsynth.server.engine import Engine
+from morphsynth.server.envelope import Adsr
 from morphsynth.server.levels import velocity_to_level
 
 N_KNOBS = 8
@@ -309,12 +310,13 @@ class Controls:
             raise MorphsynthError(f"render: cannot write '{relative}' in {self.output_dir} ({exc})") from None
         return target
 
-    def add_source(self, relative: str, name: str) -> int:
-        """Encode a note file from the input folder as a new library source; returns the source count."""
+    def add_source(self, relative: str, name: str, pitch: int | None = None) -> int:
+        """Encode a note file from the input folder as a new library source (at ``pitch``, or
+        the detected one); returns the source count."""
         path = confined_path(self.input_dir, relative, "library/add")
         if not path.is_file():
             raise MorphsynthError(f"library/add: '{relative}' is not a file in {self.input_dir}")
-        self.renderer.add_source(str(path), name)
+        self.renderer.add_source(str(path), name, pitch)
         count = len(self.renderer.library.names)
         self.notify("/library/changed", count)
         return count

@@ -278,7 +278,7 @@ class Library:
         if not name or not isinstance(name, str) or any(c.isspace() for c in name):
             raise MorphsynthError(f"library add: name must be a non-empty word, got {name!r}")
         if name in self._rows and self.families[self.names.index(name)] != USER_FAMILY:
-            raise MorphsynthError(f"library add: '{name}' is already a dataset source; choose another --name")
+            raise MorphsynthError(f"library add: '{name}' is already a dataset source; choose another name")
         n_samples = model.stft.n_samples(model.n_frames)
         audio = fit_note(audio_16k, n_samples, model.stft.sample_rate)
         if pitch is None:
@@ -397,7 +397,7 @@ def check_model(lib: Library, model, where: str) -> None:
     if lib.model_hash != model.model_hash:
         raise MorphsynthError(
             f"{where}: library was built by model {lib.model_hash[:12]}, the loaded model is "
-            f"{model.model_hash[:12]}; rebuild it: morphsynth library build --model MODEL --data DIR --out FILE")
+            f"{model.model_hash[:12]}; rebuild the library with this model (morphsynth library build)")
     if lib.latent_dim != model.latent_dim:
         raise MorphsynthError(f"{where}: library latents have {lib.latent_dim} dims, the model {model.latent_dim}")
 
@@ -510,11 +510,11 @@ def detect_pitch(audio: np.ndarray, sample_rate: int) -> int:
 
     f0 = autocorrelation_f0(audio, sample_rate)
     if f0 <= 0:
-        raise MorphsynthError("library add: no pitch detected in the note; give --pitch")
+        raise MorphsynthError("library add: no pitch detected in the note; give its pitch")
     pitch = int(round(69 + 12 * math.log2(f0 / 440.0)))
     if not PITCH_MIN <= pitch <= PITCH_MAX:
         raise MorphsynthError(f"library add: detected pitch {pitch} ({f0:.1f} Hz) is outside "
-                              f"{PITCH_MIN}-{PITCH_MAX}; give --pitch")
+                              f"{PITCH_MIN}-{PITCH_MAX}; give its pitch")
     return pitch
 
 

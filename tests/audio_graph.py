@@ -1,4 +1,5 @@
-"""A private JACK dummy server for tests, and a capture client.
+"""A private JACK dummy server for tests, and a capture client (:func:`capture_playback`:
+one connected to what the server plays).
 
 The dummy driver paces audio in real time without a sound card, so timing and
 xrun figures mean something. Every client started by a test reads
@@ -115,6 +116,18 @@ class Capture:
     def close(self) -> None:
         self.client.deactivate()
         self.client.close()
+
+
+def capture_playback(server: JackServer, name: str = "capture") -> Capture:
+    """A started :class:`Capture` connected to what a started SynthServer plays through
+    PortAudio (see :func:`portaudio_output_port`); the caller closes it."""
+    capture = Capture(server, name=name).start()
+    try:
+        capture.connect_from(portaudio_output_port(capture.client))
+    except BaseException:
+        capture.close()
+        raise
+    return capture
 
 
 def portaudio_output_port(client, timeout: float = 5.0) -> str:

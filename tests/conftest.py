@@ -64,3 +64,65 @@ def tiny_model_dir(tiny_dataset, tmp_path_factory):
     valid_notes = notes_from_dataset(NSynthDataset(tiny_dataset, "valid"))
     train_run(config, train_notes, valid_notes, out, torch.device("cpu"), log=lambda msg: None, progress_bar=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_parts(tiny_model_dir, tiny_dataset, tmp_path_factory):
+    """``(model_dir, library)``: the trained tiny model (``tiny_model_dir``) and its latent
+    library built from ``tiny_dataset``, once for the session."""
+    from test_audio_support import library_for
+
+    lib = library_for(tiny_model_dir, tiny_dataset, tmp_path_factory.mktemp("tiny_library") / "lib.safetensors")
+    return tiny_model_dir, lib
+
+
+@pytest.fixture(scope="session")
+def fuzz_parts(tmp_path_factory):
+    """``(model_dir, library)``: the seeded untrained small CAE and its library of 8 FluidSynth
+    notes (``fuzz_corpus.build_fuzz_parts``), once for the session. Tests copy what they change."""
+    from fuzz_corpus import build_fuzz_parts
+
+    return build_fuzz_parts(tmp_path_factory.mktemp("fuzz_parts"))
+
+
+@pytest.fixture
+def fuzz_server(fuzz_parts, tmp_path):
+    """A real SynthServer over ``fuzz_parts``, not started (no sockets, no clock), null audio,
+    no MIDI port, its input and output folders under ``tmp_path``; stopped after the test."""
+    from fuzz_corpus import build_fuzz_server
+
+    server = build_fuzz_server(*fuzz_parts, tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def organ_notes():
+    """FluidSynth notes of GM program 19 (church organ: steady, so pitch is easy to read) served
+    through the Renderer contract (``test_audio_support.SoundFontNotes``), keys 57, 60 and 64
+    at velocity 100 rendered already. One per module: its hit counts and morph are the module's."""
+    from test_audio_support import SoundFontNotes
+
+    notes = SoundFontNotes(program=19)
+    for pitch in (57, 60, 64):
+        notes.note(pitch, 100)
+    yield notes
+    notes.close()
+
+
+@pytest.fixture(scope="session")
+def fluid_notes():
+    """``render([(program, pitch), ...]) -> [n, 64000]`` float32: dry FluidR3_GM notes at
+    16 kHz and velocity 100 (true phase); skips where FluidR3_GM is not installed."""
+    import numpy as np
+
+    from morphsynth.training.soundfont import FLUID_R3, SoundFontSynth
+
+    if not FLUID_R3.is_file():
+        pytest.skip(f"{FLUID_R3} is not installed")
+
+    def render(notes):
+        with SoundFontSynth(FLUID_R3) as synth:
+            return np.stack([synth.render(program, pitch, 100) for program, pitch in notes])
+
+    return render

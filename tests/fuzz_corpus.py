@@ -13,7 +13,8 @@
   replies, internal errors (anything logged at ERROR by the server, or raised out of
   it), and inputs slower than the hang limit.
 * :func:`build_fuzz_server`: a real, unstarted :class:`SynthServer` (small CAE, its
-  library from a few FluidSynth notes, null audio, no MIDI port).
+  library from a few FluidSynth notes, null audio, no MIDI port); :func:`pump_until` plays
+  its engine as the audio thread would, :func:`assert_still_serving` checks it answers and plays.
 
 Run as a script for coverage-guided fuzzing with atheris (libFuzzer):
 ``.venv/bin/python tests/fuzz_corpus.py atheris --work /tmp/fz -- -runs=100000``.
@@ -75,7 +76,7 @@ def nested_bundle(depth: int, inner: bytes) -> bytes:
 
 def valid_messages() -> list[bytes]:
     """One well-formed message per address of the table (plus a few variants)."""
-    from morphsynth.server.osc import build_message
+    from morphsynth.server.osc_packets import build_message
 
     return [
         build_message("/note/on", 60, 100), build_message("/note/on", 60.0, 100.0),
@@ -310,7 +311,7 @@ class CountingSender:
     """A Sender that counts replies (the real reply path minus the socket)."""
 
     def __init__(self):
-        from morphsynth.server.osc import Sender
+        from morphsynth.server.osc_senders import Sender
 
         self.key = ("127.0.0.1", 9)
         self.replies: list[tuple] = []
@@ -488,6 +489,37 @@ def build_fuzz_server(model_dir: Path, library: Path, out_dir: Path, udp_port: i
     return SynthServer(cfg, neural_renderer(model_dir, library))
 
 
+def pump_until(engine, until, blocks: int = 4000) -> bool:
+    """Play 256-frame blocks, as the audio thread would, until ``until()`` (True) or
+    ``blocks`` blocks have passed (then ``until()``'s last answer)."""
+    out = np.zeros(256, np.float32)
+    for _ in range(blocks):
+        if until():
+            return True
+        engine.process(out)
+        time.sleep(0.001)
+    return until()
+
+
+def assert_still_serving(server, panic_first: bool = False) -> None:
+    """/status answers (and nothing else does) and a note starts, then stops, through the
+    server's dispatch path; ``panic_first``: a /panic first silences what was left playing."""
+    from morphsynth.server.osc_packets import build_message
+
+    engine = server.engine
+    s = CountingSender()
+    server.osc.feed(build_message("/status"), s)
+    assert [r[0] for r in s.replies] == ["/status.reply"]
+    if panic_first:
+        server.osc.feed(build_message("/panic"), s)
+        assert pump_until(engine, lambda: engine.active_voices() == 0)
+    server.osc.feed(build_message("/note/on", 60, 100), s)
+    assert pump_until(engine, lambda: engine.active_voices() == 1)
+    server.osc.feed(build_message("/note/off", 60), s)
+    assert pump_until(engine, lambda: engine.active_voices() == 0)
+    assert [r[0] for r in s.replies] == ["/status.reply"]
+
+
 def _atheris_main(argv: list[str]) -> None:
     """Coverage-guided fuzzing of the OSC dispatch path with atheris (libFuzzer)."""
     import argparse
@@ -501,14 +533,20 @@ def _atheris_main(argv: list[str]) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     logging.getLogger("morphsynth").propagate = False
     model_dir, library = build_fuzz_parts(Path(args.work))
-    with atheris.instrument_imports(include=["pythonosc", "morphsynth.server.osc",
+    with atheris.instrument_imports(include=["pythonosc", "morphsynth.server.osc_packets",
+                                             "morphsynth.server.osc_senders",
+                                             "morphsynth.server.osc_handlers",
+                                             "morphsynth.server.osc_server",
                                              "morphsynth.server.address_space"]):
         import pythonosc.osc_bundle  # noqa: F401
         import pythonosc.osc_message  # noqa: F401
         import pythonosc.parsing.osc_types  # noqa: F401
 
         import morphsynth.server.address_space  # noqa: F401
-        import morphsynth.server.osc  # noqa: F401
+        import morphsynth.server.osc_handlers  # noqa: F401
+        import morphsynth.server.osc_packets  # noqa: F401
+        import morphsynth.server.osc_senders  # noqa: F401
+        import morphsynth.server.osc_server  # noqa: F401
     server = build_fuzz_server(model_dir, library, Path(args.work))
     target = OscFuzzTarget(server)
     rss0 = rss_mb()

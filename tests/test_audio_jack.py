@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 from pythonosc.udp_client import SimpleUDPClient
 
-from audio_graph import Capture, portaudio_output_port
+from audio_graph import capture_playback
 from morphsynth.server.app import SynthServer
 from morphsynth.server.server_config import ServeConfig
-from test_audio_support import SR, SoundFontNotes, autocorr_hz, library_for, midi_to_hz, neural_renderer
+from test_audio_support import SR, autocorr_hz, midi_to_hz, neural_renderer
 
 pytestmark = pytest.mark.jack
 
@@ -32,18 +32,15 @@ def jack_config(tmp_path, release=0.2):
 
 def start_with_capture(server, jack):
     server.start()
-    capture = Capture(jack, name="serve-capture").start()
-    capture.connect_from(portaudio_output_port(capture.client))
-    return capture
+    return capture_playback(jack, name="serve-capture")
 
 
 def rms(x):
     return float(np.sqrt(np.mean(np.square(x)))) if len(x) else 0.0
 
 
-def test_osc_note_on_is_captured_at_its_pitch_and_note_off_falls_silent(jack_server, tmp_path):
-    notes = SoundFontNotes(program=19)          # organ: steady, so pitch is easy to read
-    notes.note(57, 100)                         # cached: a hit
+def test_osc_note_on_is_captured_at_its_pitch_and_note_off_falls_silent(jack_server, organ_notes, tmp_path):
+    notes = organ_notes                         # organ: steady, so pitch is easy to read; 57 cached: a hit
     server = SynthServer(jack_config(tmp_path), notes)
     capture = start_with_capture(server, jack_server)
     try:
@@ -74,10 +71,8 @@ def test_osc_note_on_is_captured_at_its_pitch_and_note_off_falls_silent(jack_ser
     assert rate == SR and rms(played) > 0.005
 
 
-def test_a_miss_renders_and_then_sounds_through_the_real_renderer(jack_server, tiny_model_dir, tiny_dataset,
-                                                                 tmp_path):
-    lib = library_for(tiny_model_dir, tiny_dataset, tmp_path / "lib.safetensors")
-    server = SynthServer(jack_config(tmp_path, release=0.1), neural_renderer(tiny_model_dir, lib))
+def test_a_miss_renders_and_then_sounds_through_the_real_renderer(jack_server, tiny_parts, tmp_path):
+    server = SynthServer(jack_config(tmp_path, release=0.1), neural_renderer(*tiny_parts))
     capture = start_with_capture(server, jack_server)
     try:
         client = SimpleUDPClient("127.0.0.1", server.osc.udp_port)
@@ -107,13 +102,11 @@ def test_a_miss_renders_and_then_sounds_through_the_real_renderer(jack_server, t
     assert np.max(np.abs(after)) == 0.0
 
 
-def test_a_held_note_moves_with_the_morph_without_a_gap_in_what_jack_carries(jack_server, tiny_model_dir,
-                                                                            tiny_dataset, tmp_path):
-    lib = library_for(tiny_model_dir, tiny_dataset, tmp_path / "lib.safetensors")
+def test_a_held_note_moves_with_the_morph_without_a_gap_in_what_jack_carries(jack_server, tiny_parts, tmp_path):
     cfg = jack_config(tmp_path, release=0.1)
     cfg.audio.gain_db = 12.0
     cfg.envelope.decay, cfg.envelope.sustain = 0.0, 1.0
-    renderer = neural_renderer(tiny_model_dir, lib)
+    renderer = neural_renderer(*tiny_parts)
     server = SynthServer(cfg, renderer)
     capture = start_with_capture(server, jack_server)
     try:

@@ -13,14 +13,16 @@ import soundfile as sf
 
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.app import SynthServer
-from morphsynth.server.engine import FREE, Adsr, Engine
+from morphsynth.server.engine import Engine
+from morphsynth.server.engine_voices import FREE
+from morphsynth.server.envelope import Adsr
 from morphsynth.server.engine_memory import NotePool, SharedArrays
 from morphsynth.server.renderer import RenderedNote
 from morphsynth.server.server_config import ServeConfig
-from test_audio_support import SR, SoundFontNotes, autocorr_hz, midi_to_hz
-from test_faults_jack import wait_for
+from serve_support import wait_for
+from test_audio_support import SR, autocorr_hz, midi_to_hz
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
+ORPHAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "orphaned_audio_process.py")
 
 
 def sine_note(hz, seconds=1.0, amp=0.5):
@@ -165,16 +167,8 @@ def serve_config(tmp_path, **audio):
     return cfg
 
 
-@pytest.fixture(scope="module")
-def organ():
-    notes = SoundFontNotes(program=19)
-    notes.note(57, 100)
-    yield notes
-    notes.close()
-
-
-def test_the_audio_callback_runs_in_a_process_of_its_own(organ, tmp_path):
-    server = SynthServer(serve_config(tmp_path), organ).start()
+def test_the_audio_callback_runs_in_a_process_of_its_own(organ_notes, tmp_path):
+    server = SynthServer(serve_config(tmp_path), organ_notes).start()
     try:
         assert server.output.pid not in (None, os.getpid())
         blocks = server.engine.blocks
@@ -189,8 +183,8 @@ def test_the_audio_callback_runs_in_a_process_of_its_own(organ, tmp_path):
     assert server.output.pid is None and not server.engine.clock_running
 
 
-def test_a_killed_audio_process_is_started_again_and_the_held_note_plays_on(organ, tmp_path):
-    server = SynthServer(serve_config(tmp_path, record=str(tmp_path / "played.wav")), organ).start()
+def test_a_killed_audio_process_is_started_again_and_the_held_note_plays_on(organ_notes, tmp_path):
+    server = SynthServer(serve_config(tmp_path, record=str(tmp_path / "played.wav")), organ_notes).start()
     try:
         server.controls.set_gain_db(-12.0)                # a setting made before the crash
         server.controls.note_on(57, 100)
@@ -218,23 +212,6 @@ def test_a_killed_audio_process_is_started_again_and_the_held_note_plays_on(orga
     assert abs(1200 * np.log2(autocorr_hz(after, rate) / midi_to_hz(57))) < 50
 
 
-ORPHAN = r"""
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from morphsynth.server.app import SynthServer
-from morphsynth.server.server_config import ServeConfig
-from test_audio_support import SoundFontNotes
-cfg = ServeConfig()
-cfg.audio.device = "null"
-cfg.midi.port = "none"
-cfg.osc.port = 0
-cfg.osc.tcp_port = 0
-server = SynthServer(cfg, SoundFontNotes()).start()
-print("audio-pid", server.output.pid, flush=True)
-time.sleep(60)
-"""
-
-
 def shm_names() -> set[str]:
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     return {n for n in os.listdir(shm) if n.startswith("morphsynth-")} if shm else set()
@@ -242,7 +219,7 @@ def shm_names() -> set[str]:
 
 def test_the_audio_process_ends_when_the_server_process_is_killed_and_leaves_no_shared_file():
     before = shm_names()
-    proc = subprocess.Popen([sys.executable, "-c", ORPHAN, TESTS], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, ORPHAN], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         while line and not line.startswith("audio-pid "):  # a library may print first
@@ -261,16 +238,16 @@ def test_the_audio_process_ends_when_the_server_process_is_killed_and_leaves_no_
             proc.kill()
 
 
-def test_a_missing_device_in_the_audio_process_is_one_line(organ, tmp_path):
-    server = SynthServer(serve_config(tmp_path, device="no-such-device-xyz"), organ)
+def test_a_missing_device_in_the_audio_process_is_one_line(organ_notes, tmp_path):
+    server = SynthServer(serve_config(tmp_path, device="no-such-device-xyz"), organ_notes)
     with pytest.raises(MorphsynthError) as err:
         server.start()
     assert "no-such-device-xyz" in str(err.value) and "\n" not in str(err.value)
     assert "--audio null" in str(err.value)
 
 
-def test_without_own_process_the_callback_runs_in_the_server_process(organ, tmp_path):
-    server = SynthServer(serve_config(tmp_path, own_process=False), organ).start()
+def test_without_own_process_the_callback_runs_in_the_server_process(organ_notes, tmp_path):
+    server = SynthServer(serve_config(tmp_path, own_process=False), organ_notes).start()
     try:
         assert not hasattr(server.output, "pid")
         server.controls.note_on(57, 100)

@@ -1,14 +1,15 @@
 """Real note sources for the server tests, and checks that they are what they claim.
 
 * :func:`fluid_rendered_note`: a FluidSynth note at 48 kHz as a RenderedNote with
-  loop points from the renderer's own ``find_loop``.
+  loop points from the renderer's own ``find_loop``; :func:`sine_note`: a sine as a
+  RenderedNote whose loop wraps seamlessly.
 * :class:`SoundFontNotes`: serves FluidSynth notes through the Renderer contract
   (lookup / request / render / set_morph / stats), so OSC -> engine -> audio can be
   checked for pitch with notes whose pitch is known.
 * :func:`library_for`: the latent library of a model folder (``tiny_model_dir``, the
   trained tiny model) built from the tiny dataset, for end-to-end tests through the
-  real renderer; :func:`neural_parts`: an untrained small CAE and its library, where
-  a model that learned nothing will do.
+  real renderer; :func:`neural_parts`: an untrained small CAE (:func:`small_cae`) and
+  its library, where a model that learned nothing will do.
 """
 
 from __future__ import annotations
@@ -76,6 +77,19 @@ def fluid_rendered_note(program: int, pitch: int, velocity: int = 100, synth=Non
     return RenderedNote(audio.astype(np.float32), SR, hold_end, start, end, pitch, velocity)
 
 
+def sine_note(hz: float = 440.0, seconds: float = 4.0, amp: float = 0.5):
+    """A sine as a RenderedNote at 48 kHz: hold to 3 s, a loop from 1 s over a whole number
+    of periods (about 0.5 s) so the wrap is seamless."""
+    from morphsynth.server.renderer import RenderedNote
+
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    period = SR / hz
+    ls = SR
+    le = ls + int(round(round(0.5 * SR / period) * period))
+    return RenderedNote((amp * np.sin(2 * np.pi * hz * t)).astype(np.float32), SR, 3 * SR, ls, le)
+
+
 class SoundFontNotes:
     """The Renderer contract served by FluidSynth notes of one GM program (real buffers)."""
 
@@ -130,21 +144,35 @@ class SoundFontNotes:
         self._synth.close()
 
 
-def neural_parts(root: Path, dataset: Path) -> tuple[Path, Path]:
-    """A small untrained CAE model folder and its library built from ``dataset``."""
+def small_cae(seed: int = 0):
+    """An untrained small CAE network (latent 8, width 8), its weights drawn after
+    ``torch.manual_seed(seed)``."""
     import torch
 
-    from morphsynth.main import main
     from morphsynth.core.model import CaeConfig
-    from morphsynth.core.synth_model import build_network, save_synth_model
+    from morphsynth.core.synth_model import build_network
+
+    torch.manual_seed(seed)
+    return build_network("cae", CaeConfig(latent_dim=8, width=8, max_channels=32, cond_dim=32))
+
+
+def small_cae_dir(path: Path, seed: int = 0, name: str = "small") -> Path:
+    """:func:`small_cae` saved as a model folder at ``path`` (encoding needs no training)."""
+    from morphsynth.core.synth_model import save_synth_model
+
+    save_synth_model(small_cae(seed), path, name=name)
+    return path
+
+
+def neural_parts(root: Path, dataset: Path) -> tuple[Path, Path]:
+    """A small untrained CAE model folder and its library built from ``dataset``."""
+    from morphsynth.main import main
 
     model_dir = root / "model"
     library = model_dir / "library.safetensors"
     if library.is_file():
         return model_dir, library
-    torch.manual_seed(0)
-    net = build_network("cae", CaeConfig(latent_dim=8, width=8, max_channels=32, cond_dim=32))
-    save_synth_model(net, model_dir, name="serve-test")
+    small_cae_dir(model_dir, seed=0, name="serve-test")
     assert main(["library", "build", "--model", str(model_dir), "--data", str(dataset),
                  "--out", str(library)]) == 0
     return model_dir, library
@@ -160,14 +188,17 @@ def library_for(model_dir: Path, dataset: Path, out: Path) -> Path:
     return out
 
 
-def neural_renderer(model_dir: Path, library: Path):
-    """The real Renderer over the small model, without background pre-rendering of all keys."""
+def neural_renderer(model_dir: Path, library: Path, model_wrapper=None):
+    """The real Renderer over the small model, without background pre-rendering of all keys;
+    ``model_wrapper(model)``, if given, renders in the model's place (the library is checked
+    against the model itself)."""
     from morphsynth.server.library import Library
     from morphsynth.server.renderer import Renderer
     from morphsynth.core.synth_model import load_synth_model
 
     model = load_synth_model(model_dir)
-    return Renderer(model, Library.load(library, model), out_rate=SR, prerender_all=False)
+    renderer_model = model_wrapper(model) if model_wrapper else model
+    return Renderer(renderer_model, Library.load(library, model), out_rate=SR, prerender_all=False)
 
 
 # ---------------------------------------------------------------------- the helpers' own checks

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +27,9 @@ NSYNTH_KEYS = {"note", "note_str", "instrument", "instrument_str", "pitch", "vel
 
 
 def files_of(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    assert files, f"no files found under {root}"
+    return files
 
 
 def test_examples_json_has_nsynth_fields_types_and_note_files(tiny_dataset):
@@ -34,6 +37,7 @@ def test_examples_json_has_nsynth_fields_types_and_note_files(tiny_dataset):
     for split in nsynth.SPLITS:
         folder = tiny_dataset / f"nsynth-{split}"
         data = json.loads((folder / "examples.json").read_text())
+        assert data, f"no entries in {folder / 'examples.json'}"
         for key, ex in data.items():
             total += 1
             assert set(ex) == NSYNTH_KEYS
@@ -74,7 +78,9 @@ def test_splits_share_no_instrument(tiny_dataset):
 
 
 def test_every_note_sounds_within_50_cents_of_its_midi_pitch(tiny_dataset):
-    for ex in nsynth.list_examples(tiny_dataset):
+    examples = nsynth.list_examples(tiny_dataset)
+    assert examples, f"no notes found in {tiny_dataset}"
+    for ex in examples:
         f0 = autocorrelation_f0(ex.load_audio(), 16000)
         assert abs(cents_off(f0, ex.pitch)) < 50, (ex.note_str, f0)
 
@@ -114,6 +120,7 @@ def test_rerun_keeps_finished_notes_and_renders_only_missing_ones(tmp_path):
     first = build_soundfont_dataset([FLUID_R3], tmp_path, **args)
     assert (first.rendered, first.kept) == (12, 0)
     wavs = sorted(tmp_path.rglob("*.wav"))
+    assert wavs, f"no .wav files found under {tmp_path}"
     stamps = {p: p.stat().st_mtime_ns for p in wavs}
     removed = wavs[3]
     original = removed.read_bytes()
@@ -300,9 +307,8 @@ def test_a_second_build_into_the_same_folder_is_refused_while_one_runs(tmp_path)
 
 def test_loading_fluidsynth_writes_nothing_to_stdout_even_under_ci():
     # pyfluidsynth reports where it found the library on stdout when $CI is set.
-    code = ("from morphsynth.training.soundfont import FLUID_R3, render_note\n"
-            "assert render_note(FLUID_R3, 0, 60, hold_s=0.1, release_s=0.1).any()\n")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    script = Path(__file__).resolve().parent / "scripts" / "render_fluidsynth_note.py"
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          env={**os.environ, "CI": "1"}, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout == ""

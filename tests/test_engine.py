@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from morphsynth.server.engine import HELD, RELEASED, STOLEN, Adsr, Engine
+from morphsynth.server.engine import Engine
+from morphsynth.server.engine_voices import HELD, RELEASED, STOLEN
+from morphsynth.server.envelope import Adsr
 from morphsynth.server.renderer import RenderedNote
-from test_audio_support import SR, autocorr_hz, fluid_rendered_note, midi_to_hz, peak_hz
+from test_audio_support import SR, autocorr_hz, fluid_rendered_note, midi_to_hz, peak_hz, sine_note
 
 BLOCK = 256
 
@@ -13,16 +15,6 @@ BLOCK = 256
 def constant_note(value=1.0, seconds=4.0):
     n = int(seconds * SR)
     return RenderedNote(np.full(n, value, np.float32), SR, 3 * SR, SR, 2 * SR)
-
-
-def sine_note(hz=440.0, seconds=4.0, amp=0.5):
-    n = int(seconds * SR)
-    t = np.arange(n) / SR
-    # Loop of a whole number of periods so the wrap is seamless.
-    period = SR / hz
-    ls = SR
-    le = ls + int(round(round(0.5 * SR / period) * period))
-    return RenderedNote((amp * np.sin(2 * np.pi * hz * t)).astype(np.float32), SR, 3 * SR, ls, le)
 
 
 def run(engine, seconds, block=BLOCK):

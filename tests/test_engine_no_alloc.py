@@ -22,10 +22,14 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from morphsynth.server.engine import FREE, HELD, RELEASED, STOLEN, Adsr, Engine
+from morphsynth.server.engine import Engine
+from morphsynth.server.engine_voices import FREE, HELD, RELEASED, STOLEN
+from morphsynth.server.envelope import Adsr
 from morphsynth.server.renderer import RenderedNote
 
 SR = 48000
+ENGINE_MODULES = ("morphsynth.server.engine", "morphsynth.server.engine_mixer", "morphsynth.server.engine_ring",
+                  "morphsynth.server.engine_voices", "morphsynth.server.envelope")
 MAX_BLOCK = 2048
 # Sizes an audio API may hand the callback, changing from one call to the next.
 BLOCK_SIZES = (64, 256, 1024, MAX_BLOCK, 100, 1, 333)
@@ -186,7 +190,7 @@ def play_round(eng: Engine, block, seen: set[str]) -> None:
                 seen.add("sustained by the pedal")
             if np.any((states == HELD) & (np.abs(eng.rate - eng.base_rate) > 1e-6)):
                 seen.add("bent")
-            if eng._limiter < 1.0:
+            if eng.mixer.limiter < 1.0:
                 seen.add("limiter")
             if np.any((eng.swap_left > 0) & (states != FREE)):
                 seen.add("crossfading to a new render")
@@ -259,7 +263,8 @@ def measured_round(eng: Engine, counter: NumpyAllocations, rounds: int = 2):
     seen: set[str] = set()
     calls = 0
     transient = 0
-    engine_file = sys.modules[Engine.__module__].__file__
+    # The engine and its parts: everything process() runs.
+    engine_files = [sys.modules[m].__file__ for m in ENGINE_MODULES]
     tracemalloc.start(40)
     try:
         def block(e, n):
@@ -276,7 +281,7 @@ def measured_round(eng: Engine, counter: NumpyAllocations, rounds: int = 2):
         # One filter at a time: a trace passes a list of inclusive filters if it matches any.
         kept = (tracemalloc.take_snapshot()
                 .filter_traces([tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)])
-                .filter_traces([tracemalloc.Filter(True, engine_file, all_frames=True)]))
+                .filter_traces([tracemalloc.Filter(True, f, all_frames=True) for f in engine_files]))
     finally:
         tracemalloc.stop()
     return seen, calls, transient, len(kept.traces)
@@ -309,7 +314,8 @@ def test_allocation_counter_catches_a_temporary_that_process_frees_again(counter
         def _mix_block(self, out, n):
             super()._mix_block(out, n)
             scratch = np.zeros(256)                       # noqa: F841, freed on return
-            np.multiply(self._mix[:n], 1.0, out=self._mix[:n])
+            mix = self.mixer._mix[:n]
+            np.multiply(mix, 1.0, out=mix)
 
     eng = Wasteful(SR, polyphony=64, max_block=MAX_BLOCK)
     seen, calls, transient, kept = measured_round(eng, counter, rounds=1)
@@ -321,12 +327,19 @@ def test_allocation_counter_catches_a_temporary_that_process_frees_again(counter
     assert transient >= 256 * 8
 
 
+def _array_ids(eng: Engine) -> dict[str, int]:
+    """``id`` of every array attribute of the engine and its parts."""
+    parts = {"engine": eng, "mixer": eng.mixer, "slots": eng.slots, "ring": eng.ring}
+    return {f"{part}.{name}": id(value) for part, obj in parts.items() for name, value in vars(obj).items()
+            if isinstance(value, np.ndarray)}
+
+
 def test_engine_scratch_is_sized_by_slots_and_max_block_and_made_once():
     eng = make_engine()
-    ids = {name: id(value) for name, value in vars(eng).items() if isinstance(value, np.ndarray)}
+    ids = _array_ids(eng)
+    assert len(ids) > 80
     out = np.zeros(MAX_BLOCK, np.float32)
     play_round(eng, lambda e, n: e.process(out[:n]), set())
-    after = {name: id(value) for name, value in vars(eng).items() if isinstance(value, np.ndarray)}
-    assert after == ids                   # no array attribute is replaced while playing
-    assert eng._idx2.shape == (eng.n_slots * MAX_BLOCK,)
-    assert eng._v_f.shape[1] == eng.n_slots
+    assert _array_ids(eng) == ids         # no array attribute is replaced while playing
+    assert eng.mixer._idx2.shape == (eng.n_slots * MAX_BLOCK,)
+    assert eng.mixer._v_f.shape[1] == eng.n_slots

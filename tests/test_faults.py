@@ -14,13 +14,10 @@ import pytest
 import soundfile as sf
 from pythonosc.udp_client import SimpleUDPClient
 
-from fuzz_corpus import build_fuzz_parts, build_fuzz_server
-from morphsynth.server.osc import CollectingSender, build_message
-
-
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory):
-    return build_fuzz_parts(tmp_path_factory.mktemp("fault_parts"))
+from fuzz_corpus import build_fuzz_server
+from morphsynth.server.osc_packets import build_message
+from osc_doubles import CollectingSender
+from serve_support import env_without_jack, free_port, one_line_error, wait_for_status_reply
 
 
 def mount_tmpfs(path: Path, options: str) -> bool:
@@ -34,12 +31,13 @@ def umount(path: Path) -> None:
 
 
 @pytest.mark.parametrize("fault, options", [("disk full", "size=64k"), ("read-only folder", "size=1m,ro")])
-def test_render_onto_a_full_or_read_only_disk_fails_once_and_leaves_no_partial_file(parts, tmp_path, fault, options):
+def test_render_onto_a_full_or_read_only_disk_fails_once_and_leaves_no_partial_file(fuzz_parts, tmp_path, fault,
+                                                                                   options):
     out = tmp_path / "out"
     if not mount_tmpfs(out, options):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
-        server = build_fuzz_server(*parts, tmp_path)
+        server = build_fuzz_server(*fuzz_parts, tmp_path)
         try:
             server.controls.output_dir = out
             sender = CollectingSender()
@@ -61,17 +59,8 @@ def test_render_onto_a_full_or_read_only_disk_fails_once_and_leaves_no_partial_f
 
 def serve(parts, *extra, env=None, **kw):
     model_dir, library = parts
-    e = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
-    e.update(env or {})
     return [sys.executable, "-m", "morphsynth", "serve", "--audio", "null", "--midi", "none",
-            "--tcp-port", "0", *extra], e
-
-
-def one_line_error(proc) -> str:
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode not in (0, None), proc.stderr
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
+            "--tcp-port", "0", *extra], env_without_jack(**(env or {}))
 
 
 def copy_model(parts, dest: Path) -> tuple[Path, Path]:
@@ -83,8 +72,8 @@ def copy_model(parts, dest: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("what", ["checkpoint", "model.json", "library", "config"])
-def test_corrupt_input_gives_one_line_error_naming_it_and_non_zero_exit(parts, tmp_path, what):
-    model_dir, library = copy_model(parts, tmp_path / "model")
+def test_corrupt_input_gives_one_line_error_naming_it_and_non_zero_exit(fuzz_parts, tmp_path, what):
+    model_dir, library = copy_model(fuzz_parts, tmp_path / "model")
     extra = ["--model", str(model_dir), "--library", str(library), "--port", "0"]
     culprit = {"checkpoint": model_dir / "model.safetensors", "model.json": model_dir / "model.json", "library": library, "config": tmp_path / "serve.yaml"}[what]
     if what == "checkpoint":
@@ -96,42 +85,34 @@ def test_corrupt_input_gives_one_line_error_naming_it_and_non_zero_exit(parts, t
     else:
         culprit.write_text("audio: {polyphony: [1, 2}\n")
         extra += ["--config", str(culprit)]
-    cmd, env = serve(parts, *extra)
+    cmd, env = serve(fuzz_parts, *extra)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     line = one_line_error(proc)
     assert line.startswith("morphsynth: error:") and culprit.name in line, line
 
 
-def test_port_already_taken_is_a_fatal_one_line_error_with_non_zero_exit(parts, tmp_path):
+def test_port_already_taken_is_a_fatal_one_line_error_with_non_zero_exit(fuzz_parts, tmp_path):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        cmd, env = serve(parts, "--model", str(parts[0]), "--library", str(parts[1]), "--port", str(port))
+        cmd, env = serve(fuzz_parts, "--model", str(fuzz_parts[0]), "--library", str(fuzz_parts[1]),
+                         "--port", str(port))
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     line = one_line_error(proc)
     assert str(port) in line
 
 
-def test_sigterm_during_renders_exits_cleanly_and_leaves_only_whole_files(parts, tmp_path):
-    port = free_udp_port()
+def test_sigterm_during_renders_exits_cleanly_and_leaves_only_whole_files(fuzz_parts, tmp_path):
+    port = free_port()
     out = tmp_path / "out"
     config = tmp_path / "serve.yaml"
     config.write_text(f"renderer:\n  prerender_all: false\npaths:\n  output_dir: {out}\n")
-    cmd, env = serve(parts, "--config", str(config), "--model", str(parts[0]), "--library", str(parts[1]),
+    cmd, env = serve(fuzz_parts, "--config", str(config), "--model", str(fuzz_parts[0]), "--library", str(fuzz_parts[1]),
                      "--port", str(port))
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     try:
         c = SimpleUDPClient("127.0.0.1", port)
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read()
-            c.send_message("/status", [])
-            try:
-                if next(c.get_messages(0.5)).address == "/status.reply":
-                    break
-            except (StopIteration, TimeoutError, OSError):
-                pass
-            assert time.monotonic() < deadline
+        wait_for_status_reply(c, proc, timeout=90)
         for i in range(20):
             c.send_message("/render", [f"r{i}.wav", 48 + i, 100, 3.0])
         c.send_message("/note/on", [60, 100])
@@ -150,9 +131,3 @@ def test_sigterm_during_renders_exits_cleanly_and_leaves_only_whole_files(parts,
     for f in files:
         audio, rate = sf.read(f)
         assert rate == 48000 and len(audio) == 3 * 48000
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -16,58 +16,22 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from fuzz_corpus import (CountingSender, OscFuzzTarget, build_fuzz_parts, build_fuzz_server, bundle,
-                         crafted_osc_corpus, mutate, osc_inputs, osc_raw, rss_mb, valid_messages)
-from morphsynth.server.osc import MAX_BUNDLE_MESSAGES, build_message, slip_encode
+from fuzz_corpus import (CountingSender, OscFuzzTarget, assert_still_serving, build_fuzz_server, bundle,
+                         crafted_osc_corpus, mutate, osc_inputs, osc_raw, pump_until, rss_mb, valid_messages)
+from morphsynth.server.osc_packets import MAX_BUNDLE_MESSAGES, build_message, slip_encode
+from serve_support import free_port
 
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory):
-    return build_fuzz_parts(tmp_path_factory.mktemp("fuzz_parts"))
-
-
-@pytest.fixture
-def server(parts, tmp_path):
-    s = build_fuzz_server(*parts, tmp_path)
-    yield s
-    s.stop()
-
-
-def pump_until(engine, until, blocks=4000):
-    out = np.zeros(256, np.float32)
-    for _ in range(blocks):
-        if until():
-            return True
-        engine.process(out)
-        time.sleep(0.001)
-    return until()
-
-
-def assert_still_serving(server):
-    """/status answers and a note starts, then stops, through the same dispatch path."""
-    s = CountingSender()
-    server.osc.feed(build_message("/status"), s)
-    assert [r[0] for r in s.replies] == ["/status.reply"]
-    server.osc.feed(build_message("/panic"), s)
-    assert pump_until(server.engine, lambda: server.engine.active_voices() == 0)
-    server.osc.feed(build_message("/note/on", 60, 100), s)
-    assert pump_until(server.engine, lambda: server.engine.active_voices() == 1)
-    server.osc.feed(build_message("/note/off", 60), s)
-    assert pump_until(server.engine, lambda: server.engine.active_voices() == 0)
-    assert [r[0] for r in s.replies] == ["/status.reply"]
-
-
-def test_crafted_corpus_gets_at_most_one_fail_per_packet_and_the_server_keeps_playing(server):
-    target = OscFuzzTarget(server)
+def test_crafted_corpus_gets_at_most_one_fail_per_packet_and_the_server_keeps_playing(fuzz_server):
+    target = OscFuzzTarget(fuzz_server)
     try:
         for name, packet in crafted_osc_corpus():
             sender = CountingSender()
-            server.osc.feed(packet, sender)
+            fuzz_server.osc.feed(packet, sender)
             fails = [r for r in sender.replies if r[0] == "/fail"]
             if name in ("wildcard address", "bundle 30 deep (allowed)", "bundle with timetag 0"):
                 continue   # may match several addresses / answer /status
@@ -78,7 +42,7 @@ def test_crafted_corpus_gets_at_most_one_fail_per_packet_and_the_server_keeps_pl
             target.stats.examples
     finally:
         target.close()
-    assert_still_serving(server)
+    assert_still_serving(fuzz_server, panic_first=True)
 
 
 @pytest.mark.parametrize("name, reason", [
@@ -88,16 +52,16 @@ def test_crafted_corpus_gets_at_most_one_fail_per_packet_and_the_server_keeps_pl
     ("bundle element size past the end", "does not fit"), ("non-UTF-8 address", "malformed"),
     ("unknown type tag", "unsupported type tag"), ("NaN gain", "not finite"),
 ])
-def test_hostile_packet_is_refused_with_a_reason_naming_the_bound(server, name, reason):
+def test_hostile_packet_is_refused_with_a_reason_naming_the_bound(fuzz_server, name, reason):
     packet = dict(crafted_osc_corpus())[name]
     sender = CountingSender()
-    server.osc.feed(packet, sender)
+    fuzz_server.osc.feed(packet, sender)
     assert len(sender.replies) == 1 and sender.replies[0][0] == "/fail", sender.replies
     assert reason in sender.replies[0][2]
 
 
-def test_seeded_mutation_fuzz_finds_no_crash_hang_or_internal_error(server):
-    target = OscFuzzTarget(server)
+def test_seeded_mutation_fuzz_finds_no_crash_hang_or_internal_error(fuzz_server):
+    target = OscFuzzTarget(fuzz_server)
     rss0 = rss_mb()
     try:
         for packet in osc_inputs(seed=20261125, count=30000):
@@ -111,12 +75,12 @@ def test_seeded_mutation_fuzz_finds_no_crash_hang_or_internal_error(server):
     assert (s.uncaught, s.internal, s.hangs, s.multi_fail) == (0, 0, 0, 0), s.examples
     assert target.nonfinite_blocks == 0
     assert s.fails > 0.5 * s.inputs          # the fuzzer mostly makes broken packets, as meant
-    assert_still_serving(server)
+    assert_still_serving(fuzz_server, panic_first=True)
 
 
-def test_atheris_coverage_guided_run_finds_nothing(parts, tmp_path):
+def test_atheris_coverage_guided_run_finds_nothing(fuzz_parts, tmp_path):
     pytest.importorskip("atheris")
-    work = Path(parts[0]).parent
+    work = Path(fuzz_parts[0]).parent
     report = tmp_path / "report.json"
     proc = subprocess.run(
         [sys.executable, str(TESTS / "fuzz_corpus.py"), "atheris", "--work", str(work), "--report", str(report),
@@ -144,11 +108,9 @@ def _read_length_framed(conn):
     return body
 
 
-def test_fuzzed_udp_datagrams_and_tcp_streams_in_both_framings_leave_the_sockets_serving(parts, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        tcp_port = probe.getsockname()[1]
-    server = build_fuzz_server(*parts, tmp_path, udp_port=0, tcp_port=tcp_port)
+def test_fuzzed_udp_datagrams_and_tcp_streams_in_both_framings_leave_the_sockets_serving(fuzz_parts, tmp_path):
+    tcp_port = free_port(socket.SOCK_STREAM)
+    server = build_fuzz_server(*fuzz_parts, tmp_path, udp_port=0, tcp_port=tcp_port)
     server.osc.start()
     rng = random.Random(3)
     seeds = valid_messages() + [p for _, p in crafted_osc_corpus() if len(p) < 4096]
@@ -205,19 +167,19 @@ def test_fuzzed_udp_datagrams_and_tcp_streams_in_both_framings_leave_the_sockets
             data, _ = fresh.recvfrom(70000)
             assert data.startswith(b"/status.reply")
         assert all(t.is_alive() for t in server.osc._threads if t.name in ("osc-udp", "osc-tcp"))
-        assert_still_serving(server)
+        assert_still_serving(server, panic_first=True)
     finally:
         server.stop()
 
 
-def test_bundle_of_notes_within_the_bound_plays_every_note(server):
+def test_bundle_of_notes_within_the_bound_plays_every_note(fuzz_server):
     notes = [build_message("/note/on", 40 + i, 100) for i in range(16)]
     sender = CountingSender()
-    server.osc.feed(bundle(*notes), sender)
+    fuzz_server.osc.feed(bundle(*notes), sender)
     assert sender.replies == []
-    assert pump_until(server.engine, lambda: server.engine.active_voices() == 16)
-    server.osc.feed(osc_raw(b"/panic", b""), sender)
-    assert pump_until(server.engine, lambda: server.engine.active_voices() == 0)
+    assert pump_until(fuzz_server.engine, lambda: fuzz_server.engine.active_voices() == 16)
+    fuzz_server.osc.feed(osc_raw(b"/panic", b""), sender)
+    assert pump_until(fuzz_server.engine, lambda: fuzz_server.engine.active_voices() == 0)
 
 
 def ntp(seconds_from_now: float) -> int:
@@ -225,14 +187,14 @@ def ntp(seconds_from_now: float) -> int:
     return (int(t) << 32) | int((t % 1) * (1 << 32))
 
 
-def test_scheduled_bundles_are_bounded_in_time_ahead_and_in_bytes(server):
+def test_scheduled_bundles_are_bounded_in_time_ahead_and_in_bytes(fuzz_server):
     sender = CountingSender()
-    server.osc.feed(bundle(osc_raw(b"/status", b""), timetag=ntp(2 * 365 * 86400)), sender)
+    fuzz_server.osc.feed(bundle(osc_raw(b"/status", b""), timetag=ntp(2 * 365 * 86400)), sender)
     assert sender.replies[-1][0] == "/fail" and "ahead" in sender.replies[-1][2]
     big = bundle(osc_raw(b"/render", b"b", struct.pack(">i", 60000) + b"\0" * 60000), timetag=ntp(600))
     fails = 0
     for _ in range(200):                     # 12 MB asked for; 4 MB may wait
         s = CountingSender()
-        server.osc.feed(big, s)
+        fuzz_server.osc.feed(big, s)
         fails += sum(1 for r in s.replies if r[0] == "/fail" and "already wait" in r[2])
-    assert server.osc.scheduled <= (4 << 20) // 60000 + 1 and fails >= 200 - server.osc.scheduled
+    assert fuzz_server.osc.scheduled <= (4 << 20) // 60000 + 1 and fails >= 200 - fuzz_server.osc.scheduled

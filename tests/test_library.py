@@ -10,23 +10,13 @@ from morphsynth.main import main
 from morphsynth.server.library import Library, fit_note, principal_axes, read_note
 from morphsynth.training.nsynth import list_examples
 from morphsynth.training.soundfont import FLUID_R3, render_note
-
-
-def small_model_dir(path, seed):
-    """An untrained small CAE saved as a model folder (encoding needs no training)."""
-    from morphsynth.core.model import CaeConfig
-    from morphsynth.core.synth_model import build_network, save_synth_model
-
-    torch.manual_seed(seed)
-    net = build_network("cae", CaeConfig(latent_dim=8, width=8, max_channels=32, cond_dim=32))
-    save_synth_model(net, path, name=f"small{seed}")
-    return path
+from test_audio_support import small_cae_dir
 
 
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("lib_models")
-    return small_model_dir(root / "a", 0), small_model_dir(root / "b", 1)
+    return small_cae_dir(root / "a", 0, name="small0"), small_cae_dir(root / "b", 1, name="small1")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +35,7 @@ def load_model(path):
 
 def test_build_encodes_every_note_of_every_split(built, tiny_dataset, model_dirs):
     examples = list_examples(tiny_dataset)
+    assert examples, f"no notes found in {tiny_dataset}"
     lib = Library.load(built, load_model(model_dirs[0]))
     assert lib.latents.shape == (len(examples), 8)
     assert sorted(lib.names) == sorted({ex.instrument_str for ex in examples})
@@ -269,6 +260,7 @@ def test_build_combines_several_data_folders(tiny_dataset, model_dirs, tmp_path)
     assert main(["library", "build", "--model", str(model_dirs[0]), "--data", str(tiny_dataset / "nsynth-valid"),
                  "--data", str(tiny_dataset / "nsynth-test"), "--out", str(out)]) == 0
     expected = list_examples(tiny_dataset, ["valid", "test"])
+    assert expected, f"no notes found in {tiny_dataset}'s valid and test splits"
     lib = Library.load(out)
     assert lib.latents.shape[0] == len(expected)
     assert sorted(lib.names) == sorted({ex.instrument_str for ex in expected})

@@ -10,26 +10,19 @@ import soundfile as sf
 
 from morphsynth.server.app import SynthServer
 from morphsynth.server.control import Controls
-from morphsynth.server.engine import HELD, Adsr, Engine
+from morphsynth.server.engine import Engine
+from morphsynth.server.engine_voices import HELD
+from morphsynth.server.envelope import Adsr
 from morphsynth.server.midi import MidiMapper, pitchwheel_to_semitones
 from morphsynth.server.server_config import MidiSettings, ServeConfig
-from test_audio_support import SR, SoundFontNotes, autocorr_hz, midi_to_hz
-
-
-@pytest.fixture(scope="module")
-def notes():
-    source = SoundFontNotes(program=19)
-    for pitch in (57, 60, 64):
-        source.note(pitch, 100)
-    yield source
-    source.close()
+from test_audio_support import SR, autocorr_hz, midi_to_hz
 
 
 @pytest.fixture
-def rig(notes):
+def rig(organ_notes):
     adsr = Adsr(0.005, 0.01, 1.0, 0.05)
     engine = Engine(SR)
-    controls = Controls(engine, notes, adsr=adsr)
+    controls = Controls(engine, organ_notes, adsr=adsr)
     settings = MidiSettings(presets={5: ["flute", "brass"]})
     mapper = MidiMapper(controls, settings)
     out = np.zeros(256, np.float32)
@@ -74,21 +67,21 @@ def test_pitch_bend_range_defaults_to_two_semitones_and_follows_rpn_0(rig):
     assert pitchwheel_to_semitones(4096, 2.0) == pytest.approx(1.0, abs=1e-3)
 
 
-def test_cc_map_moves_morph_xy_and_a_latent_knob(rig, notes):
+def test_cc_map_moves_morph_xy_and_a_latent_knob(rig, organ_notes):
     _, controls, _, feed = rig
     feed(mido.Message("control_change", control=1, value=127), mido.Message("control_change", control=2, value=0))
     assert (controls.x, controls.y) == (1.0, 0.0)
-    assert notes.morph.weights == pytest.approx((0.0, 1.0, 0.0, 0.0))
+    assert organ_notes.morph.weights == pytest.approx((0.0, 1.0, 0.0, 0.0))
     feed(mido.Message("control_change", control=74, value=127))
-    assert notes.morph.knobs[0] == pytest.approx(3.0)
+    assert organ_notes.morph.knobs[0] == pytest.approx(3.0)
 
 
-def test_program_change_selects_a_preset_and_unknown_programs_are_ignored(rig, notes):
+def test_program_change_selects_a_preset_and_unknown_programs_are_ignored(rig, organ_notes):
     _, controls, mapper, feed = rig
     feed(mido.Message("program_change", program=5))
-    assert notes.morph.sources == ("flute", "brass")
+    assert organ_notes.morph.sources == ("flute", "brass")
     feed(mido.Message("program_change", program=6))
-    assert notes.morph.sources == ("flute", "brass") and mapper.errors == 1
+    assert organ_notes.morph.sources == ("flute", "brass") and mapper.errors == 1
 
 
 def test_mpe_member_channel_bend_and_pressure_act_only_on_their_note(rig):
@@ -136,9 +129,9 @@ def assert_recorded_a_57(tmp_path):
 
 
 @pytest.mark.jack
-def test_rtmidi_virtual_port_over_jack_plays_the_note_into_the_recording(jack_server, notes, tmp_path):
+def test_rtmidi_virtual_port_over_jack_plays_the_note_into_the_recording(jack_server, organ_notes, tmp_path):
     # No JACK audio client in this process: opening rtmidi JACK ports beside one can deadlock.
-    server = SynthServer(midi_server_config(tmp_path, "virtual"), notes).start()
+    server = SynthServer(midi_server_config(tmp_path, "virtual"), organ_notes).start()
     try:
         backend = mido.Backend("mido.backends.rtmidi", api="UNIX_JACK", load=True)
         name = next(n for n in backend.get_output_names() if "morphsynth" in n)
@@ -150,10 +143,10 @@ def test_rtmidi_virtual_port_over_jack_plays_the_note_into_the_recording(jack_se
 
 
 @pytest.mark.jack
-def test_named_existing_midi_port_is_opened_by_name_and_plays(jack_server, notes, tmp_path):
+def test_named_existing_midi_port_is_opened_by_name_and_plays(jack_server, organ_notes, tmp_path):
     backend = mido.Backend("mido.backends.rtmidi", api="UNIX_JACK", load=True)
     with backend.open_output("keys-under-test", virtual=True) as port:
-        server = SynthServer(midi_server_config(tmp_path, "keys-under-test"), notes).start()
+        server = SynthServer(midi_server_config(tmp_path, "keys-under-test"), organ_notes).start()
         try:
             assert "keys-under-test" in server.midi.name
             play_a_note(port)

@@ -14,6 +14,7 @@ from morphsynth.core.synth_model import (KINDS, build_network, load_synth_model,
 from morphsynth.training.train_config import TrainConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+assert CONFIGS, "no configs/*.yaml found: the smoke test below would check nothing"
 
 
 def shrink(cfg: CaeConfig) -> CaeConfig:

@@ -18,24 +18,19 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from morphsynth.server.address_space import TABLE, markdown
 from morphsynth.server.app import SynthServer
-from morphsynth.server.engine import HELD
-from morphsynth.server.osc import CollectingSender, Handlers, build_message
+from morphsynth.server.engine_voices import HELD
+from morphsynth.server.osc_handlers import Handlers
+from morphsynth.server.osc_packets import build_message
 from morphsynth.server.server_config import ServeConfig
-from test_audio_support import SR, library_for, neural_renderer
+from osc_doubles import CollectingSender
+from test_audio_support import SR, neural_renderer
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def parts(tiny_model_dir, tiny_dataset, tmp_path_factory):
-    """The trained tiny model and its library."""
-    lib = library_for(tiny_model_dir, tiny_dataset, tmp_path_factory.mktemp("serve_model") / "lib.safetensors")
-    return tiny_model_dir, lib
-
-
 @pytest.fixture
-def rig(parts, tmp_path):
-    rig = make_rig(parts, tmp_path)
+def rig(tiny_parts, tmp_path):
+    rig = make_rig(tiny_parts, tmp_path)
     yield rig
     rig.server.stop()
 
@@ -163,8 +158,8 @@ def test_status_reply_reports_voices_polyphony_cache_model_device_and_rate(rig):
 
 
 @pytest.mark.parametrize("follow", [True, False], ids=["follows", "follow-off"])
-def test_a_held_note_moves_with_the_morph_crossfading_to_its_new_render_where_it_plays(parts, tmp_path, follow):
-    rig = make_rig(parts, tmp_path, follow=follow)
+def test_a_held_note_moves_with_the_morph_crossfading_to_its_new_render_where_it_plays(tiny_parts, tmp_path, follow):
+    rig = make_rig(tiny_parts, tmp_path, follow=follow)
     engine = rig.engine
     try:
         send(rig, "/note/on", 60, 100)
@@ -269,6 +264,18 @@ def test_library_add_encodes_a_note_from_the_input_folder_and_lists_it(rig):
     s = send(rig, "/library/add", "missing.wav", "x")
     assert s.wait_for("/fail", 5)[1:] == ("/library/add", "library/add: 'missing.wav' is not a file in "
                                           f"{rig.tmp / 'in'}")
+
+
+def test_library_add_takes_the_pitch_a_note_was_played_at_when_given(rig):
+    from morphsynth.training.soundfont import FLUID_R3, render_note
+
+    sf.write(rig.tmp / "in" / "a_note.wav", render_note(FLUID_R3, 73, 60), 16000)
+    s = send(rig, "/library/add", "a_note.wav", "flute_at_64", 64)
+    assert s.wait_for("/done", 20) == ("/done", "/library/add", "flute_at_64")
+    lib = rig.renderer.library
+    assert lib.pitches[lib.source_index == lib.names.index("flute_at_64")].tolist() == [64]
+    s = send(rig, "/library/add", "a_note.wav", "flute_at_200", 200)
+    assert len(s.replies) == 1 and s.replies[0][:2] == ("/fail", "/library/add") and "pitch" in s.replies[0][2]
 
 
 def test_sync_answers_after_the_render_queued_before_it(rig):

@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,11 @@ import pytest
 import soundfile as sf
 
 import patch_graph as g
+from serve_support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCHES = ROOT / "patches"
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
 PD_FILES = sorted((PATCHES / "pd").glob("*.pd"))
 MAX_FILES = sorted((PATCHES / "max").glob("*.maxpat"))
 SC_FILES = sorted((PATCHES / "supercollider").rglob("*.sc")) + sorted((PATCHES / "supercollider").rglob("*.scd"))
@@ -31,30 +32,30 @@ OSC_FILES = sorted((PATCHES / "open-stage-control").glob("*.json"))
 # ---------------------------------------------------------------- every address against the table
 
 
+def found(files: list[Path], pattern: str) -> list[Path]:
+    """``files``, asserted not empty: a loop over no patches would pass vacuously."""
+    assert files, f"no patches found at {pattern}"
+    return files
+
+
+def patch_files() -> list[list[Path]]:
+    """The Pd, Max, SuperCollider and Open Stage Control files, each kind found."""
+    return [found(PD_FILES, "patches/pd/*.pd"), found(MAX_FILES, "patches/max/*.maxpat"),
+            found(SC_FILES, "patches/supercollider/**/*.sc[d]"),
+            found(OSC_FILES, "patches/open-stage-control/*.json")]
+
+
+def all_uses(pd, max_, sc, osc) -> list[g.Use]:
+    """What the readers ``pd``, ``max_``, ``sc`` and ``osc`` find in every patch of their kind."""
+    return [u for files, reader in zip(patch_files(), (pd, max_, sc, osc)) for f in files for u in reader(f)]
+
+
 def all_sends() -> list[g.Use]:
-    uses = []
-    for f in PD_FILES:
-        uses += g.pd_sends(f)
-    for f in MAX_FILES:
-        uses += g.max_sends(f)
-    for f in SC_FILES:
-        uses += g.scd_sends(f)
-    for f in OSC_FILES:
-        uses += g.osc_session_sends(f)
-    return uses
+    return all_uses(g.pd_sends, g.max_sends, g.scd_sends, g.osc_session_sends)
 
 
 def all_listens() -> list[g.Use]:
-    uses = []
-    for f in PD_FILES:
-        uses += g.pd_listens(f)
-    for f in MAX_FILES:
-        uses += g.max_listens(f)
-    for f in SC_FILES:
-        uses += g.scd_listens(f)
-    for f in OSC_FILES:
-        uses += g.osc_session_listens(f)
-    return uses
+    return all_uses(g.pd_listens, g.max_listens, g.scd_listens, g.osc_session_listens)
 
 
 def test_every_patch_sends_only_table_addresses_with_accepted_argument_counts():
@@ -76,28 +77,23 @@ def test_every_reply_the_patches_wait_for_is_one_the_server_sends():
 
 def test_patches_cover_the_core_addresses_in_every_environment():
     core = {"/note/on", "/morph/xy", "/adsr", "/knob", "/gain", "/status"}
-    for files, reader in ((PD_FILES, g.pd_sends), (SC_FILES, g.scd_sends), (OSC_FILES, g.osc_session_sends)):
+    pd, _, sc, osc = patch_files()
+    for files, reader in ((pd, g.pd_sends), (sc, g.scd_sends), (osc, g.osc_session_sends)):
         sent = {u.address for f in files for u in reader(f)}
         assert core <= sent, f"{files[0].parent.name}: missing {sorted(core - sent)}"
     sent = {u.address for u in g.max_sends(PATCHES / "max" / "morphsynth.maxpat")}
     assert core <= sent and "/reply/port" in sent
 
 
-def test_checker_rejects_a_renamed_address_a_wrong_argument_count_and_an_out_of_range_value(tmp_path):
+def test_checker_rejects_a_renamed_address_a_wrong_argument_count_and_an_out_of_range_value():
     # The same reader on a patch with three mistakes: the check is able to fail.
-    bad = tmp_path / "bad.pd"
-    bad.write_text("#N canvas 0 0 400 300 12;\n#X msg 10 10 60 100;\n#X obj 10 40 oscformat note start;\n"
-                   "#X msg 10 70 1 2 3;\n#X obj 10 100 oscformat morph xy;\n#X msg 10 130 200 100;\n"
-                   "#X obj 10 160 oscformat -f ii note on;\n#X connect 0 0 1 0;\n#X connect 2 0 3 0;\n"
-                   "#X connect 4 0 5 0;\n")
     problems = {}
-    for u in g.pd_sends(bad):
+    for u in g.pd_sends(SCRIPTS / "three_send_mistakes.pd"):
         problems[u.address] = problems.get(u.address) or g.check_send(u)
     assert "not in the server's address table" in problems["/note/start"]
     assert "sends 3 argument(s), the table takes 2 to 2" in problems["/morph/xy"]
     assert "200 100: pitch: 200" in problems["/note/on"] and "outside 21..108" in problems["/note/on"]
-    scd = tmp_path / "bad.scd"
-    scd.write_text('n.sendMsg("/note/on", 60); // n.sendMsg("/commented/out")\nOSCFunc({}, \'/donee\');\n')
+    scd = SCRIPTS / "send_and_listen_mistakes.scd"
     assert "the table takes 2 to 3" in g.check_send(g.scd_sends(scd)[0])
     assert len(g.scd_sends(scd)) == 1
     assert "never sends" in g.check_listen(g.scd_listens(scd)[0])
@@ -185,7 +181,7 @@ def test_open_stage_control_session_is_a_session_with_an_xy_pad_on_morph_xy():
 def test_pd_patches_load_in_pure_data_without_errors():
     if shutil.which("pd") is None:
         pytest.skip("Pure Data is not installed (bash scripts/setup.sh installs puredata-core)")
-    for f in PD_FILES:
+    for f in found(PD_FILES, "patches/pd/*.pd"):
         proc = subprocess.run(["pd", "-nogui", "-noaudio", "-nomidi", "-stderr", "-path", str(f.parent),
                                "-open", str(f), "-send", "pd quit"], capture_output=True, text=True,
                               timeout=30)
@@ -204,12 +200,6 @@ def parts(tiny_dataset, tmp_path_factory):
     return neural_parts(tmp_path_factory.mktemp("patches_model"), tiny_dataset)
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(parts, tmp_path):
     """`morphsynth serve --audio null --midi none` in this process, recording what it plays."""
@@ -221,7 +211,7 @@ def served(parts, tmp_path):
     cfg.midi.port = "none"
     cfg.audio.device = "null"
     cfg.audio.record = str(tmp_path / "played.wav")
-    cfg.osc.port = free_udp_port()
+    cfg.osc.port = free_port()
     cfg.osc.tcp_port = 0
     cfg.paths.output_dir = str(tmp_path / "out")
     (tmp_path / "out").mkdir()
@@ -321,12 +311,7 @@ def test_pd_patch_plays_morphs_renders_and_shows_the_servers_replies(served, tmp
 
 
 def wait_voices(served, n: int, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while served.engine.active_voices() != n:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    return wait_for(lambda: served.engine.active_voices() == n, timeout)
 
 
 def sclang_env(port: int, out_dir: Path) -> dict:
@@ -347,7 +332,7 @@ def test_supercollider_demo_plays_morphs_and_loads_the_render_into_a_buffer(serv
     try:
         if jack is not None:
             env.update(jack.env())
-            env["MORPHSYNTH_SCSYNTH_PORT"] = str(free_udp_port())
+            env["MORPHSYNTH_SCSYNTH_PORT"] = str(free_port())
         conf = tmp_path / "sclang_conf.yaml"
         conf.write_text(f"includePaths:\n    - {PATCHES / 'supercollider' / 'MorphSynth'}\nexcludePaths:\n    []\n")
         proc = subprocess.run(["sclang", "-l", str(conf), "-D", str(PATCHES / "supercollider" / "morphsynth-demo.scd")],
@@ -393,20 +378,11 @@ def _dials(patch: g.MaxPatch) -> dict[str, str]:
             for d in patch.by_class("live.dial")}
 
 
-def _wait(condition, timeout=20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 @pytest.mark.slow
 def test_max_patch_messages_drive_the_server_and_replies_reach_the_registered_port(served):
     """What the Max patches send (their message flow modelled by patch_graph.MaxFlow) works
     against the real server: no /fail, the state changes, replies arrive on the reply port."""
-    from morphsynth.server.osc import build_message
+    from morphsynth.server.osc_packets import build_message
     from pythonosc.osc_message import OscMessage
 
     patch = g.read_maxpat(PATCHES / "max" / "morphsynth.maxpat")
@@ -444,7 +420,7 @@ def test_max_patch_messages_drive_the_server_and_replies_reach_the_registered_po
             send(flow.press(dials[name], value))
         keys = patch.by_class("kslider")[0]
         send(flow.press(keys, 62, 100))
-        assert _wait(lambda: served.engine.active_voices() >= 1)
+        assert wait_for(lambda: served.engine.active_voices() >= 1, 20.0)
         send(flow.press(keys, 62, 0))  # key up: velocity 0
         render = next(b for b, v in patch.boxes.items() if v.get("text", "").startswith("/render"))
         send(flow.press(render))
@@ -455,7 +431,7 @@ def test_max_patch_messages_drive_the_server_and_replies_reach_the_registered_po
         assert list(c.sources) == names[:4] and (c.x, c.y) == pytest.approx((0.25, 0.75))
         assert (c.adsr.attack, c.adsr.decay, c.adsr.sustain, c.adsr.release) == pytest.approx((0.02, 0.2, 0.6, 0.5))
         assert c.knobs[1] == pytest.approx(1.5) and c.gain_db == pytest.approx(-9.0)
-        assert _wait(lambda: served.engine.active_voices() == 0)
+        assert wait_for(lambda: served.engine.active_voices() == 0, 20.0)
 
         # The Max for Live device: track notes through [midiparse], Live's macros through its dials.
         device = g.read_maxpat(PATCHES / "max" / "morphsynth-m4l.maxpat")
@@ -468,7 +444,7 @@ def test_max_patch_messages_drive_the_server_and_replies_reach_the_registered_po
                             ("Release", 1.0), ("Gain", -12.0)):
             send(flow.press(dials[name], value))
         send(flow.press(device.by_text("midiparse")[0], 64, 90))
-        assert _wait(lambda: served.engine.active_voices() >= 1)
+        assert wait_for(lambda: served.engine.active_voices() >= 1, 20.0)
         send(flow.press(device.by_text("midiparse")[0], 64, 0))
         sender.sendto(build_message("/sync", 3), server)
         msg = reply()
@@ -484,7 +460,7 @@ def test_max_patch_messages_drive_the_server_and_replies_reach_the_registered_po
 def test_open_stage_control_widget_messages_drive_the_server(served):
     """What the session's widgets send (address, preArgs, then their value) works on the real
     server; the /adsr faders' script sends all four faders' values."""
-    from morphsynth.server.osc import build_message
+    from morphsynth.server.osc_packets import build_message
     from pythonosc.osc_message import OscMessage
 
     widgets = {w["id"]: w for w in g.read_osc_session(OSC_FILES[0])}

@@ -2,14 +2,12 @@
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.core import phase, spectral
 from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
-from morphsynth.training.soundfont import FLUID_R3, SoundFontSynth
 
 # piano C4, flute C5, cello C3, trumpet G4
 NOTES = [(0, 60), (73, 72), (42, 48), (56, 67)]
@@ -17,13 +15,9 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(scope="module")
-def audio():
+def audio(fluid_notes):
     """``[4, 64000]`` true-phase audio of four dry FluidR3_GM notes."""
-    if not FLUID_R3.is_file():
-        pytest.skip(f"{FLUID_R3} is not installed")
-    with SoundFontSynth(FLUID_R3) as synth:
-        notes = np.stack([synth.render(program, pitch, 100) for program, pitch in NOTES])
-    return torch.from_numpy(notes)
+    return torch.from_numpy(fluid_notes(NOTES))
 
 
 @pytest.fixture(scope="module")

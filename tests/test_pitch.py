@@ -7,20 +7,15 @@ import torch
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.training import pitch_accuracy as pitch
 from morphsynth.core.pitch import cents_off
-from morphsynth.training.soundfont import FLUID_R3, SoundFontSynth
 
 # piano A2, flute E5, trumpet C4: low, high and middle of the model's range
 NOTES = [(0, 45), (73, 76), (56, 60)]
 
 
 @pytest.fixture(scope="module")
-def notes():
+def notes(fluid_notes):
     """``[3, 64000]`` float32 at 16 kHz and their MIDI pitches."""
-    if not FLUID_R3.is_file():
-        pytest.skip(f"{FLUID_R3} is not installed")
-    with SoundFontSynth(FLUID_R3) as synth:
-        audio = np.stack([synth.render(program, midi, 100) for program, midi in NOTES])
-    return audio, [midi for _, midi in NOTES]
+    return fluid_notes(NOTES), [midi for _, midi in NOTES]
 
 
 def test_crepe_f0_of_rendered_notes_is_within_50_cents_of_their_pitch(notes):

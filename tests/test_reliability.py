@@ -20,29 +20,20 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from fuzz_corpus import CountingSender, build_fuzz_parts, build_fuzz_server, rss_mb
+from fuzz_corpus import CountingSender, assert_still_serving, build_fuzz_server, rss_mb
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.address_space import TABLE
-from morphsynth.server.engine import FREE, Adsr, Engine
+from morphsynth.server.engine import Engine
+from morphsynth.server.engine_voices import FREE
+from morphsynth.server.envelope import Adsr
 from morphsynth.server.midi import MidiMapper
-from morphsynth.server.osc import build_message
+from morphsynth.server.osc_packets import build_message
 from morphsynth.server.renderer import RenderedNote
 from morphsynth.server.server_config import MidiSettings
+from test_audio_support import sine_note
 
 SR = 48000
 BLOCK = 256
-
-
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory):
-    return build_fuzz_parts(tmp_path_factory.mktemp("reliability_parts"))
-
-
-@pytest.fixture
-def server(parts, tmp_path):
-    s = build_fuzz_server(*parts, tmp_path)
-    yield s
-    s.stop()
 
 
 def pump(engine, blocks):
@@ -52,31 +43,10 @@ def pump(engine, blocks):
     return out
 
 
-def pump_until(engine, until, blocks=4000):
-    out = np.zeros(BLOCK, np.float32)
-    for _ in range(blocks):
-        if until():
-            return True
-        engine.process(out)
-        time.sleep(0.001)
-    return until()
-
-
 def release_blocks(server, margin_s=0.1):
     """Audio blocks that cover the release time (and the click-free fade) plus a margin."""
     seconds = max(server.controls.adsr.release, server.engine.fade_s) + margin_s
     return int(math.ceil(seconds * SR / BLOCK))
-
-
-def assert_still_serving(server):
-    s = CountingSender()
-    server.osc.feed(build_message("/status"), s)
-    assert [r[0] for r in s.replies] == ["/status.reply"]
-    server.osc.feed(build_message("/note/on", 60, 100), s)
-    assert pump_until(server.engine, lambda: server.engine.active_voices() == 1)
-    server.osc.feed(build_message("/note/off", 60), s)
-    assert pump_until(server.engine, lambda: server.engine.active_voices() == 0)
-    assert len(s.replies) == 1
 
 
 # ---------------------------------------------------------------------- error-reply contract
@@ -127,14 +97,14 @@ def invalid_variants(address, valid):
     return out
 
 
-def test_every_well_formed_invalid_message_gets_exactly_one_fail_naming_its_address(server):
-    valid = valid_args(server)
+def test_every_well_formed_invalid_message_gets_exactly_one_fail_naming_its_address(fuzz_server):
+    valid = valid_args(fuzz_server)
     assert set(valid) == {a.path for a in TABLE}
     checked = 0
     for address in TABLE:
         for label, args in invalid_variants(address, valid[address.path]):
             sender = CountingSender()
-            server.osc.feed(build_message(address.path, *args), sender)
+            fuzz_server.osc.feed(build_message(address.path, *args), sender)
             assert len(sender.replies) == 1, (address.path, label, sender.replies)
             assert len(sender.replies[0]) == 3, (address.path, label, sender.replies)
             kind, path, reason = sender.replies[0]
@@ -142,7 +112,7 @@ def test_every_well_formed_invalid_message_gets_exactly_one_fail_naming_its_addr
             assert reason and "internal error" not in reason, (address.path, label, reason)
             checked += 1
     assert checked > 100
-    assert_still_serving(server)
+    assert_still_serving(fuzz_server)
 
 
 @pytest.mark.parametrize("address, args, reason", [
@@ -155,16 +125,16 @@ def test_every_well_formed_invalid_message_gets_exactly_one_fail_naming_its_addr
     ("/render", ["../x.wav", 60, 100], "'..'"),
     ("/library/add", ["absent.wav", "n"], "absent.wav"),
 ])
-def test_semantically_invalid_message_gets_one_fail_and_the_server_plays_on(server, address, args, reason):
-    from morphsynth.server.osc import CollectingSender
+def test_semantically_invalid_message_gets_one_fail_and_the_server_plays_on(fuzz_server, address, args, reason):
+    from osc_doubles import CollectingSender
 
     sender = CollectingSender()
-    server.osc.feed(build_message(address, *args), sender)
+    fuzz_server.osc.feed(build_message(address, *args), sender)
     fail = sender.wait_for("/fail", timeout=10)
     assert fail is not None and reason in fail[2], sender.replies
     time.sleep(0.05)   # an asynchronous command could only answer twice after this
     assert len(sender.replies) == 1, sender.replies
-    assert_still_serving(server)
+    assert_still_serving(fuzz_server)
 
 
 # ---------------------------------------------------------------------- stuck notes
@@ -260,48 +230,39 @@ def note_storm(server, events, seed, pair_offs=True):
     return mapper
 
 
-def test_paired_note_storm_from_osc_and_midi_leaves_no_voice_after_the_release_time(server):
-    warm_cache(server)
-    note_storm(server, events=6000, seed=11, pair_offs=True)
-    pump(server.engine, 2)
-    pump(server.engine, release_blocks(server))
-    assert server.engine.active_voices() == 0
-    assert np.all(server.engine.state == FREE)
+def test_paired_note_storm_from_osc_and_midi_leaves_no_voice_after_the_release_time(fuzz_server):
+    warm_cache(fuzz_server)
+    note_storm(fuzz_server, events=6000, seed=11, pair_offs=True)
+    pump(fuzz_server.engine, 2)
+    pump(fuzz_server.engine, release_blocks(fuzz_server))
+    assert fuzz_server.engine.active_voices() == 0
+    assert np.all(fuzz_server.engine.state == FREE)
 
 
 @pytest.mark.parametrize("ender", ["midi all-notes-off", "osc panic"])
-def test_random_storm_then_all_notes_off_leaves_no_voice_after_the_release_time(server, ender):
+def test_random_storm_then_all_notes_off_leaves_no_voice_after_the_release_time(fuzz_server, ender):
     import mido
 
-    warm_cache(server)
-    mapper = note_storm(server, events=4000, seed=12, pair_offs=False)
-    assert server.engine.active_voices() > 0
+    warm_cache(fuzz_server)
+    mapper = note_storm(fuzz_server, events=4000, seed=12, pair_offs=False)
+    assert fuzz_server.engine.active_voices() > 0
     if ender == "osc panic":
-        server.osc.feed(build_message("/panic"), CountingSender())
+        fuzz_server.osc.feed(build_message("/panic"), CountingSender())
     else:
         for ch in range(16):
             mapper.handle(mido.Message("control_change", channel=ch, control=123, value=0))
-    pump(server.engine, release_blocks(server))
-    assert server.engine.active_voices() == 0
-    assert np.all(server.engine.state == FREE)
+    pump(fuzz_server.engine, release_blocks(fuzz_server))
+    assert fuzz_server.engine.active_voices() == 0
+    assert np.all(fuzz_server.engine.state == FREE)
 
 
 # ---------------------------------------------------------------------- the audio callback
-
-def sine_note(hz, seconds=4.0, amp=0.3):
-    n = int(seconds * SR)
-    t = np.arange(n) / SR
-    period = SR / hz
-    ls = SR
-    le = ls + int(round(round(0.5 * SR / period) * period))
-    return RenderedNote((amp * np.sin(2 * np.pi * hz * t)).astype(np.float32), SR, 3 * SR, ls, le)
-
 
 def busy_engine():
     """64 voices: held and looping, bent, under pressure, some releasing."""
     eng = Engine(SR, polyphony=64, adsr=Adsr(0.01, 0.1, 0.7, 2.0))
     for i in range(64):
-        eng.note_on(30 + i, sine_note(100.0 + 13 * i), channel=i % 16)
+        eng.note_on(30 + i, sine_note(100.0 + 13 * i, amp=0.3), channel=i % 16)
     eng.set_bend(0.7)
     eng.set_bend(-1.0, channel=3)
     eng.set_pressure(1.3, channel=5)
@@ -338,7 +299,7 @@ def test_audio_callback_takes_no_lock_and_calls_nothing_in_threading_queue_or_lo
     # Commands in the ring too: the callback drains them.
     for i in range(32):
         eng.note_off(30 + i, channel=i % 16)
-        eng.note_on(30 + i, sine_note(200.0 + i), channel=i % 16)
+        eng.note_on(30 + i, sine_note(200.0 + i, amp=0.3), channel=i % 16)
     out = np.zeros(BLOCK, np.float32)
     seen = []
     forbidden_modules = ("threading", "queue", "logging", "_thread")
@@ -398,8 +359,8 @@ def test_nan_inf_and_denormals_upstream_never_reach_the_output():
 
 # ---------------------------------------------------------------------- flood
 
-def test_udp_flood_of_mixed_messages_is_counted_and_the_server_answers_after(parts, tmp_path):
-    s = build_fuzz_server(*parts, tmp_path)
+def test_udp_flood_of_mixed_messages_is_counted_and_the_server_answers_after(fuzz_parts, tmp_path):
+    s = build_fuzz_server(*fuzz_parts, tmp_path)
     s.start()
     try:
         port = s.osc.udp_port

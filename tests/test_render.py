@@ -14,21 +14,20 @@ from morphsynth.server.morph import Morph, xy_weights
 from morphsynth.server.renderer import RenderedNote, Renderer, find_loop, fit_duration, loop_seam_correlation
 from morphsynth.core.pitch import autocorrelation_f0, cents_off
 from morphsynth.training.nsynth import list_examples
+from test_audio_support import small_cae
 
 
 def train_small_cae(dataset, out, steps=150):
     """A small CAE trained briefly on the tiny dataset: enough for pitch from conditioning."""
-    from morphsynth.core.model import CaeConfig
     from morphsynth.training.nsynth import load_examples
     from morphsynth.core.spectral import magnitude
-    from morphsynth.core.synth_model import build_network, save_synth_model
+    from morphsynth.core.synth_model import save_synth_model
 
     examples, audio = load_examples(dataset)
     mag = magnitude(torch.from_numpy(audio))
     pitch = torch.tensor([e.pitch for e in examples])
     velocity = torch.tensor([e.velocity for e in examples])
-    torch.manual_seed(0)
-    net = build_network("cae", CaeConfig(latent_dim=8, width=8, max_channels=32, cond_dim=32))
+    net = small_cae(seed=0)
     logmag = torch.log(mag + 1e-4)
     net.set_normalisation(logmag.mean(dim=(0, 2)), logmag.std())
     x = net.mag_to_features(mag)
@@ -62,8 +61,10 @@ def model(model_dir):
 @pytest.fixture(scope="module")
 def library_path(model, tiny_dataset, tmp_path_factory):
     n = model.stft.n_samples(model.n_frames)
+    examples = list_examples(tiny_dataset)
+    assert examples, f"no notes found in {tiny_dataset}"
     notes = (NoteEntry(ex.instrument_str, ex.family_str, ex.pitch, ex.velocity, ex.load_audio(n))
-             for ex in list_examples(tiny_dataset))
+             for ex in examples)
     path = tmp_path_factory.mktemp("render_lib") / "lib.safetensors"
     build_library(model, notes).save(path)
     return path

@@ -14,43 +14,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fuzz_corpus import CountingSender, build_fuzz_parts, build_fuzz_server
+from fuzz_corpus import CountingSender, build_fuzz_server
 from morphsynth.core.errors import MorphsynthError
-from morphsynth.server.osc import MAX_TCP_PACKET, OscServer, build_message
+from morphsynth.server.osc_packets import MAX_TCP_PACKET, build_message
+from morphsynth.server.osc_server import OscServer
 from morphsynth.server.server_config import ServeConfig
+from serve_support import env_without_jack, free_port, one_line_error
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory):
-    return build_fuzz_parts(tmp_path_factory.mktemp("security_parts"))
-
-
-@pytest.fixture
-def server(parts, tmp_path):
-    s = build_fuzz_server(*parts, tmp_path)
-    yield s
-    s.stop()
-
-
 def serve_cli(*args, timeout=60):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
     return subprocess.run([sys.executable, "-m", "morphsynth", "serve", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+                          text=True, timeout=timeout, env=env_without_jack())
 
 
-def one_line_error(proc) -> str:
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode != 0
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
-
-
-def test_serve_listens_on_loopback_by_default(server):
+def test_serve_listens_on_loopback_by_default(fuzz_server):
     assert ServeConfig().osc.host == "127.0.0.1"
-    server.osc.start()
-    assert server.osc._udp.getsockname()[0] == "127.0.0.1"
+    fuzz_server.osc.start()
+    assert fuzz_server.osc._udp.getsockname()[0] == "127.0.0.1"
 
 
 def test_host_0000_alone_exits_non_zero_naming_the_allow_remote_flag(tmp_path):
@@ -78,8 +60,8 @@ def test_osc_server_refuses_a_public_bind_without_allow_list():
         OscServer(controls=None, info=dict, host="0.0.0.0", port=0, tcp_port=None)
 
 
-def test_off_loopback_only_listed_clients_are_served_and_others_get_no_reply(parts, tmp_path):
-    s = build_fuzz_server(*parts, tmp_path)
+def test_off_loopback_only_listed_clients_are_served_and_others_get_no_reply(fuzz_parts, tmp_path):
+    s = build_fuzz_server(*fuzz_parts, tmp_path)
     s.stop()  # only its control state is reused, by a server bound to every interface
     osc = OscServer(s.controls, s.info, host="0.0.0.0", port=0, tcp_port=None, allow=["127.0.0.2"])
     osc.start()
@@ -105,60 +87,60 @@ def test_off_loopback_only_listed_clients_are_served_and_others_get_no_reply(par
     ("../escape.wav", "'..'"), ("sub/../../escape.wav", "'..'"), ("/tmp/escape.wav", "outside"),
     ("link/escape.wav", "outside"), ("x.txt", ".wav"),
 ])
-def test_render_paths_are_confined_to_the_output_folder(server, tmp_path, path, why):
-    out = Path(server.controls.output_dir)
+def test_render_paths_are_confined_to_the_output_folder(fuzz_server, tmp_path, path, why):
+    out = Path(fuzz_server.controls.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     outside = tmp_path / "outside"
     outside.mkdir()
     (out / "link").symlink_to(outside)
     sender = CountingSender()
-    server.osc.feed(build_message("/render", path, 60, 100, 0.1), sender)
+    fuzz_server.osc.feed(build_message("/render", path, 60, 100, 0.1), sender)
     assert len(sender.replies) == 1 and sender.replies[0][:2] == ("/fail", "/render")
     assert why in sender.replies[0][2]
     assert list(outside.iterdir()) == [] and not Path("/tmp/escape.wav").exists()
 
 
-def test_library_add_cannot_read_outside_the_input_folder(server, tmp_path):
+def test_library_add_cannot_read_outside_the_input_folder(fuzz_server, tmp_path):
     secret = tmp_path / "secret.wav"
     secret.write_bytes(b"RIFF")
-    inp = Path(server.controls.input_dir)
+    inp = Path(fuzz_server.controls.input_dir)
     (inp / "link.wav").symlink_to(secret)
-    names = server.controls.library_names()
+    names = fuzz_server.controls.library_names()
     for path in ("../secret.wav", str(secret), "link.wav"):
         sender = CountingSender()
-        server.osc.feed(build_message("/library/add", path, "stolen"), sender)
+        fuzz_server.osc.feed(build_message("/library/add", path, "stolen"), sender)
         assert len(sender.replies) == 1 and sender.replies[0][:2] == ("/fail", "/library/add"), sender.replies
-    assert server.controls.library_names() == names
+    assert fuzz_server.controls.library_names() == names
 
 
-def test_sizes_and_counts_are_bounded(server):
-    c = server.controls
+def test_sizes_and_counts_are_bounded(fuzz_server):
+    c = fuzz_server.controls
     sender = CountingSender()
     # Render duration: 60 s at most.
-    server.osc.feed(build_message("/render", "long.wav", 60, 100, 61.0), sender)
+    fuzz_server.osc.feed(build_message("/render", "long.wav", 60, 100, 61.0), sender)
     assert sender.replies[-1][:2] == ("/fail", "/render") and "60" in sender.replies[-1][2]
     # Voices: never more than the polyphony, however many notes arrive.
     out = np.zeros(256, np.float32)
-    note = server.renderer.render_note(c.current_morph().validate(), 60, 100)
+    note = fuzz_server.renderer.render_note(c.current_morph().validate(), 60, 100)
     for i in range(300):
-        server.engine.note_on(30 + i % 70, note)
+        fuzz_server.engine.note_on(30 + i % 70, note)
     for _ in range(4):
-        server.engine.process(out)
-    assert server.engine.active_voices() == server.engine.polyphony == 64
+        fuzz_server.engine.process(out)
+    assert fuzz_server.engine.active_voices() == fuzz_server.engine.polyphony == 64
     # The engine's command ring: full means dropped (and counted), never growing.
-    dropped = server.engine.dropped_commands
-    for _ in range(server.engine._ring_size + 10):
-        server.engine.note_off(60)
-    assert server.engine.dropped_commands >= dropped + 10
+    dropped = fuzz_server.engine.dropped_commands
+    for _ in range(fuzz_server.engine.ring.size + 10):
+        fuzz_server.engine.note_off(60)
+    assert fuzz_server.engine.dropped_commands >= dropped + 10
     # Asynchronous jobs: the queue holds 64; beyond that /fail at once. A job that waits on
     # a gate keeps the worker busy, so the bound is reached however fast the machine is.
     gate = threading.Event()
-    server.osc.jobs.submit(lambda: gate.wait(10))
+    fuzz_server.osc.jobs.submit(lambda: gate.wait(10))
     fails = 0
     try:
         for i in range(200):
             s = CountingSender()
-            server.osc.feed(build_message("/sync", i), s)
+            fuzz_server.osc.feed(build_message("/sync", i), s)
             fails += sum(1 for r in s.replies if r[0] == "/fail" and "queue is full" in r[2])
     finally:
         gate.set()
@@ -170,11 +152,9 @@ def test_sizes_and_counts_are_bounded(server):
         AudioSettings(polyphony=100000).validate()
 
 
-def test_tcp_packet_over_the_size_bound_is_refused_and_the_connection_closed(parts, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    s = build_fuzz_server(*parts, tmp_path, tcp_port=port)
+def test_tcp_packet_over_the_size_bound_is_refused_and_the_connection_closed(fuzz_parts, tmp_path):
+    port = free_port(socket.SOCK_STREAM)
+    s = build_fuzz_server(*fuzz_parts, tmp_path, tcp_port=port)
     s.osc.start()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
@@ -195,14 +175,14 @@ class _Boom:
         return (os.system, (f"touch {os.environ['MS_MARKER']}",))
 
 
-def test_a_pickled_checkpoint_is_refused_without_running_it(parts, tmp_path, monkeypatch):
+def test_a_pickled_checkpoint_is_refused_without_running_it(fuzz_parts, tmp_path, monkeypatch):
     from morphsynth.core.synth_model import load_synth_model
 
     marker = tmp_path / "pwned"
     monkeypatch.setenv("MS_MARKER", str(marker))
     model = tmp_path / "model"
     model.mkdir()
-    (model / "model.json").write_text((Path(parts[0]) / "model.json").read_text())
+    (model / "model.json").write_text((Path(fuzz_parts[0]) / "model.json").read_text())
     (model / "model.safetensors").write_bytes(pickle.dumps(_Boom()))
     with pytest.raises(MorphsynthError, match="safetensors"):
         load_synth_model(model)
@@ -212,8 +192,9 @@ def test_a_pickled_checkpoint_is_refused_without_running_it(parts, tmp_path, mon
 def test_no_code_path_unpickles():
     pattern = re.compile(r"pickle\.loads?\(|torch\.load\(|numpy\.load\(.*allow_pickle=True|np\.load\(.*allow_pickle=True"
                          r"|yaml\.load\(|yaml\.unsafe_load|yaml\.full_load")
-    hits = [f"{p.relative_to(REPO)}:{i + 1}" for folder in ("server", "training", "cli")
-            for p in (REPO / folder).rglob("*.py")
+    sources = {folder: sorted((REPO / folder).rglob("*.py")) for folder in ("core", "server", "training", "cli")}
+    assert all(sources.values()), {folder: len(files) for folder, files in sources.items()}
+    hits = [f"{p.relative_to(REPO)}:{i + 1}" for files in sources.values() for p in files
             for i, line in enumerate(p.read_text().splitlines()) if pattern.search(line)]
     assert hits == []
 

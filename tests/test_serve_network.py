@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,22 +18,17 @@ from pythonosc.tcp_client import SimpleTCPClient
 from pythonosc.udp_client import SimpleUDPClient
 
 from morphsynth.server.app import SynthServer
-from morphsynth.server.engine import HELD
+from morphsynth.server.engine_voices import HELD
 from morphsynth.server.server_config import ServeConfig
-from test_audio_support import SR, library_for, neural_renderer
+from serve_support import env_without_jack, free_port, one_line_error, wait_for, wait_for_status_reply
+from test_audio_support import SR, neural_renderer
 
 needs_liblo = pytest.mark.skipif(shutil.which("oscsend") is None, reason="liblo-tools is not installed")
+PD_CLIENT = Path(__file__).resolve().parent / "scripts" / "pd_reply_client.pd"
 
 
 @pytest.fixture(scope="module")
-def parts(tiny_model_dir, tiny_dataset, tmp_path_factory):
-    """The trained tiny model and its library."""
-    lib = library_for(tiny_model_dir, tiny_dataset, tmp_path_factory.mktemp("serve_net_model") / "lib.safetensors")
-    return tiny_model_dir, lib
-
-
-@pytest.fixture(scope="module")
-def served(parts, tmp_path_factory):
+def served(tiny_parts, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("served")
     cfg = ServeConfig()
     cfg.midi.port = "none"
@@ -40,7 +36,7 @@ def served(parts, tmp_path_factory):
     cfg.osc.port = 0
     cfg.osc.tcp_port = free_port(socket.SOCK_STREAM)
     cfg.paths.output_dir = str(tmp / "out")
-    server = SynthServer(cfg, neural_renderer(*parts)).start()
+    server = SynthServer(cfg, neural_renderer(*tiny_parts)).start()
     server.tmp = tmp
     yield server
     server.stop()
@@ -54,24 +50,15 @@ def reply(client, timeout=10.0):
     return next(client.get_messages(timeout))
 
 
-def wait_until(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_udp_note_on_sounds_a_voice_and_status_replies_to_the_sender(served):
     c = udp_client(served)
     c.send_message("/note/on", [60, 100])
-    assert wait_until(lambda: served.engine.active_voices() == 1)
+    assert wait_for(lambda: served.engine.active_voices() == 1, 15.0)
     c.send_message("/status", [])
     msg = reply(c)
     assert msg.address == "/status.reply" and msg.params[0] == 1 and msg.params[8] == "null"
     c.send_message("/note/off", [60])
-    assert wait_until(lambda: served.engine.active_voices() == 0)
+    assert wait_for(lambda: served.engine.active_voices() == 0, 15.0)
 
 
 def test_udp_bad_message_gets_one_fail_and_the_next_one_is_served(served):
@@ -89,7 +76,7 @@ def test_reply_port_sends_replies_where_the_client_listens(served):
     listener = SimpleUDPClient("127.0.0.1", 9)  # only its socket is used, to receive
     listener._sock.bind(("127.0.0.1", 0))
     port = listener._sock.getsockname()[1]
-    from morphsynth.server.osc import build_message
+    from morphsynth.server.osc_packets import build_message
 
     sender.sendto(build_message("/reply/port", port), ("127.0.0.1", served.osc.udp_port))
     assert reply(listener).params == ["/reply/port"]
@@ -98,12 +85,12 @@ def test_reply_port_sends_replies_where_the_client_listens(served):
     sender.close()
 
 
-def test_a_library_list_too_long_for_one_udp_datagram_fails_over_udp_and_arrives_over_tcp(parts, tmp_path):
+def test_a_library_list_too_long_for_one_udp_datagram_fails_over_udp_and_arrives_over_tcp(tiny_parts, tmp_path):
     import torch
 
     from morphsynth.server.library import Library
 
-    small = Library.load(parts[1])
+    small = Library.load(tiny_parts[1])
     n = 2000   # about 72 KB of names: over the 65,507 bytes of one UDP datagram
     names = [f"{small.names[i % len(small.names)]}_variation{i:04d}" for i in range(n)]
     big = Library(small.latents[:1].repeat(n, 1), small.pitches[:1].repeat(n), small.velocities[:1].repeat(n),
@@ -114,7 +101,7 @@ def test_a_library_list_too_long_for_one_udp_datagram_fails_over_udp_and_arrives
     cfg.midi.port, cfg.audio.device, cfg.osc.port = "none", "null", 0
     cfg.osc.tcp_port = free_port(socket.SOCK_STREAM)
     cfg.paths.output_dir = str(tmp_path / "out")
-    server = SynthServer(cfg, neural_renderer(parts[0], tmp_path / "big.safetensors")).start()
+    server = SynthServer(cfg, neural_renderer(tiny_parts[0], tmp_path / "big.safetensors")).start()
     try:
         c = udp_client(server)
         c.send_message("/library/list", [])
@@ -154,24 +141,21 @@ def test_tcp_length_prefixed_framing_gets_replies_on_the_connection(served):
 def test_oscsend_over_udp_and_tcp_plays_notes_and_renders(served):
     port = served.osc.udp_port
     subprocess.run(["oscsend", "localhost", str(port), "/note/on", "ff", "62", "100"], check=True, timeout=10)
-    assert wait_until(lambda: served.engine.active_voices() == 1)
+    assert wait_for(lambda: served.engine.active_voices() == 1, 15.0)
     subprocess.run(["oscsend", f"osc.tcp://localhost:{served.osc.tcp_port}", "/note/off", "i", "62"],
                    check=True, timeout=10)
-    assert wait_until(lambda: served.engine.active_voices() == 0)
+    assert wait_for(lambda: served.engine.active_voices() == 0, 15.0)
     subprocess.run(["oscsend", f"osc.tcp://localhost:{served.osc.tcp_port}", "/render", "siif",
                     "liblo.wav", "64", "90", "0.25"], check=True, timeout=10)
     path = served.tmp / "out" / "liblo.wav"
-    assert wait_until(path.exists)
+    assert wait_for(path.exists, 15.0)
     audio, rate = sf.read(path)
     assert rate == SR and audio.shape == (SR // 4,)
 
 
 @needs_liblo
 def test_oscdump_receives_replies_at_a_notify_port(served):
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(0.3)
@@ -183,7 +167,7 @@ def test_oscdump_receives_replies_at_a_notify_port(served):
         c.send_message("/note/on", [71, 100])
         c.send_message("/reply/port", [port])
         c.send_message("/status", [])
-        assert wait_until(lambda: served.engine.active_voices() == 1)
+        assert wait_for(lambda: served.engine.active_voices() == 1, 15.0)
         c.send_message("/note/off", [71])
         time.sleep(0.5)
     finally:
@@ -195,39 +179,23 @@ def test_oscdump_receives_replies_at_a_notify_port(served):
     assert '/done s "/reply/port"' in out and "/status.reply iiiiiiissf" in out
 
 
-def free_port(kind=socket.SOCK_DGRAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
-def test_serve_subprocess_plays_records_and_exits_cleanly_on_a_stop_signal(parts, tmp_path, stop):
-    model_dir, library = parts
+def test_serve_subprocess_plays_records_and_exits_cleanly_on_a_stop_signal(tiny_parts, tmp_path, stop):
+    model_dir, library = tiny_parts
     port = free_port()
     config = tmp_path / "serve.yaml"
     config.write_text(yaml.safe_dump({"renderer": {"prerender_all": False},
                                       "paths": {"output_dir": str(tmp_path / "out")}}))
     record = tmp_path / "take.wav"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "morphsynth", "serve", "--config", str(config), "--audio", "null",
          "--record", str(record), "--midi", "none", "--port", str(port), "--tcp-port", "0",
          "--model", str(model_dir), "--library", str(library)],
-        stderr=subprocess.PIPE, text=True, env=env)
+        stderr=subprocess.PIPE, text=True, env=env_without_jack())
     try:
         c = SimpleUDPClient("127.0.0.1", port)
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read()
-            c.send_message("/status", [])
-            try:
-                if reply(c, 0.5).address == "/status.reply":
-                    break
-            except (StopIteration, TimeoutError, OSError):
-                pass
-            assert time.monotonic() < deadline, "server did not answer /status"
+        wait_for_status_reply(c, proc, timeout=90)
         c.send_message("/note/on", [60, 100])
         c.send_message("/sync", [1])                    # answered once the missed note sounds
         while (msg := reply(c, 60)).address != "/synced":   # skip answers to the readiness probes
@@ -247,30 +215,24 @@ def test_serve_subprocess_plays_records_and_exits_cleanly_on_a_stop_signal(parts
     assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) > 0.0, err
 
 
-def test_serve_without_an_audio_device_says_how_to_continue_in_one_line(parts, tmp_path):
-    model_dir, library = parts
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
-    env["JACK_NO_START_SERVER"] = "1"
+def test_serve_without_an_audio_device_says_how_to_continue_in_one_line(tiny_parts, tmp_path):
+    model_dir, library = tiny_parts
     proc = subprocess.run(
         [sys.executable, "-m", "morphsynth", "serve", "--audio", "no-such-card", "--midi", "none",
          "--port", str(free_port()), "--tcp-port", "0", "--model", str(model_dir), "--library", str(library)],
-        capture_output=True, text=True, env=env, timeout=120)
+        capture_output=True, text=True, env=env_without_jack(JACK_NO_START_SERVER="1"), timeout=120)
     assert proc.returncode == 2
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("morphsynth: error: audio:") and "--audio null" in lines[0]
-    assert "Traceback" not in proc.stderr
+    line = one_line_error(proc)
+    assert line.startswith("morphsynth: error: audio:") and "--audio null" in line
 
 
 def without_jack_server():
     """The environment of a machine where no JACK server runs (under a name nobody uses)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
-    env.update(JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=f"morphsynth-none-{os.getpid()}")
-    return env
+    return env_without_jack(JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=f"morphsynth-none-{os.getpid()}")
 
 
-def test_serve_with_no_jack_server_says_so_in_one_line_without_libjack_noise(parts):
-    model_dir, library = parts
+def test_serve_with_no_jack_server_says_so_in_one_line_without_libjack_noise(tiny_parts):
+    model_dir, library = tiny_parts
     proc = subprocess.run(
         [sys.executable, "-m", "morphsynth", "serve", "--audio", "jack", "--midi", "none",
          "--port", str(free_port()), "--tcp-port", "0", "--model", str(model_dir), "--library", str(library)],
@@ -280,8 +242,8 @@ def test_serve_with_no_jack_server_says_so_in_one_line_without_libjack_noise(par
     assert len(lines) == 1 and lines[0].startswith("morphsynth: error: audio: no JACK server"), proc.stderr
 
 
-def test_serve_without_a_midi_system_plays_on_and_says_midi_is_off_in_its_one_line(parts, tmp_path):
-    model_dir, library = parts
+def test_serve_without_a_midi_system_plays_on_and_says_midi_is_off_in_its_one_line(tiny_parts, tmp_path):
+    model_dir, library = tiny_parts
     (tmp_path / "serve.yaml").write_text("midi:\n  api: UNIX_JACK\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "morphsynth", "serve", "--config", str(tmp_path / "serve.yaml"), "--audio", "null",
@@ -297,62 +259,16 @@ def test_serve_without_a_midi_system_plays_on_and_says_midi_is_off_in_its_one_li
     assert proc.returncode == 0 and rest.strip() == "", rest
 
 
-PD_PATCH = """#N canvas 0 50 600 400 12;
-#X obj 20 20 r note;
-#X obj 20 50 oscformat note on;
-#X obj 20 80 list prepend send;
-#X obj 20 110 list trim;
-#X obj 20 140 netsend -u -b;
-#X obj 300 20 loadbang;
-#X msg 300 50 connect 127.0.0.1 {port};
-#X obj 300 80 delay 100;
-#X msg 300 110 {reply_port};
-#X obj 300 140 oscformat reply port;
-#X obj 450 80 delay 50;
-#X msg 450 110 42;
-#X obj 450 140 oscformat sync;
-#X obj 20 200 netreceive -u -b {reply_port};
-#X obj 20 230 oscparse;
-#X obj 20 260 print REPLY;
-#X obj 200 260 t b;
-#X obj 200 290 delay 200;
-#X msg 200 320 \\; pd quit;
-#X obj 400 290 delay 8000;
-#X connect 0 0 1 0;
-#X connect 1 0 2 0;
-#X connect 2 0 3 0;
-#X connect 3 0 4 0;
-#X connect 5 0 6 0;
-#X connect 6 0 4 0;
-#X connect 5 0 7 0;
-#X connect 7 0 8 0;
-#X connect 8 0 9 0;
-#X connect 9 0 2 0;
-#X connect 7 0 10 0;
-#X connect 10 0 11 0;
-#X connect 11 0 12 0;
-#X connect 12 0 2 0;
-#X connect 13 0 14 0;
-#X connect 14 0 15 0;
-#X connect 14 0 16 0;
-#X connect 16 0 17 0;
-#X connect 17 0 18 0;
-#X connect 5 0 19 0;
-#X connect 19 0 18 0;
-"""
-
-
 @pytest.mark.skipif(shutil.which("pd") is None, reason="puredata-core is not installed")
-def test_pure_data_floats_play_a_note_and_replies_reach_its_registered_port(served, tmp_path):
-    patch = tmp_path / "client.pd"
-    patch.write_text(PD_PATCH.format(port=served.osc.udp_port, reply_port=free_port()))
-    proc = subprocess.run(["pd", "-nogui", "-noaudio", "-nomidi", "-stderr", "-open", str(patch),
-                           "-send", "note 67 100"], capture_output=True, text=True, timeout=30)
+def test_pure_data_floats_play_a_note_and_replies_reach_its_registered_port(served):
+    proc = subprocess.run(["pd", "-nogui", "-noaudio", "-nomidi", "-stderr", "-open", str(PD_CLIENT),
+                           "-send", f"ports {served.osc.udp_port} {free_port()}", "-send", "note 67 100"],
+                          capture_output=True, text=True, timeout=30)
     assert "REPLY: list synced 42" in proc.stderr, proc.stderr
     held = [int(served.engine.pitch[v]) for v in range(served.engine.n_slots) if served.engine.state[v] == HELD]
     assert 67 in held                    # Pd's 67.0 and 100.0 were taken as integers
     udp_client(served).send_message("/note/off", [67])
-    assert wait_until(lambda: served.engine.active_voices() == 0)
+    assert wait_for(lambda: served.engine.active_voices() == 0, 15.0)
 
 
 def test_renderer_device_auto_picks_the_cpu_without_a_gpu_and_refuses_a_missing_cuda():

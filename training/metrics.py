@@ -1,4 +1,4 @@
-"""Reconstruction metrics on magnitude spectrograms and pitch checks on audio.
+"""Reconstruction metrics on magnitude spectrograms and on audio.
 
 Definitions (shared with ``../shared/docs/phase-and-metrics.md``):
 

@@ -102,7 +102,10 @@ MorphSynth {
 		addr.sendMsg("/library/list")
 	}
 
-	libraryAdd { |path, name| addr.sendMsg("/library/add", path, name) }
+	// pitch: the key the note was played at; nil lets the server detect it.
+	libraryAdd { |path, name, pitch|
+		if(pitch.isNil) { addr.sendMsg("/library/add", path, name) } { addr.sendMsg("/library/add", path, name, pitch.asInteger) }
+	}
 
 	// Server ---------------------------------------------------------------------------
 	status { |action|

@@ -1,13 +1,15 @@
-"""OSC over UDP and TCP: parsing, dispatch from the address-space table, replies.
+"""The OSC socket server: UDP and TCP sockets, the dispatcher, scheduled bundles, notifications.
 
 * :class:`OscServer` owns the sockets (one UDP socket, one TCP listener), a
-  scheduler thread for bundles with future timetags, and a worker thread for
-  asynchronous commands (``/render``, ``/library/add``, ``/sync``).
-* :meth:`OscServer.feed` takes one raw packet and a :class:`Sender`; it is what the
-  socket threads call, and what socket-free tests call directly.
-* :class:`Handlers` has one method per address of
-  :data:`~morphsynth.server.address_space.TABLE`; each gets already checked values,
-  writes into :class:`~morphsynth.server.control.Controls` and returns a reply or None.
+  scheduler thread for bundles with future timetags, and the
+  :class:`~morphsynth.server.osc_handlers.JobQueue` worker for asynchronous commands.
+* :meth:`OscServer.feed` takes one raw packet and a
+  :class:`~morphsynth.server.osc_senders.Sender`; it is what the socket threads call,
+  and what socket-free tests call directly.
+* Its python-osc dispatcher maps every address of
+  :data:`~morphsynth.server.address_space.TABLE` to its method on
+  :class:`~morphsynth.server.osc_handlers.Handlers`, after :func:`parse_args
+  <morphsynth.server.address_space.parse_args>` checks the arguments against the table.
 
 Every packet that cannot be used gets exactly one ``/fail address reason`` to its
 sender; no packet can stop the server.
@@ -18,7 +20,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import queue
 import socket
 import struct
 import threading
@@ -28,317 +29,22 @@ from typing import Callable
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
-from pythonosc.osc_message_builder import OscMessageBuilder
 
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.address_space import TABLE, Address, ArgError, parse_args
+from morphsynth.server.osc_handlers import Handlers, JobQueue
+from morphsynth.server.osc_packets import (MAX_ADDRESS, MAX_BUNDLE_MESSAGES, MAX_TCP_PACKET, SLIP_END,
+                                           address_of, check_bundle, costly_pattern, slip_decode,
+                                           unsupported_tags)
+from morphsynth.server.osc_senders import ReplyTooLarge, Sender, TcpSender, UdpSender, one_line
 
 log = logging.getLogger("morphsynth.osc")
 
-SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
-MAX_TCP_PACKET = 1 << 20
-MAX_UDP_REPLY = 65_507         # the largest payload of one UDP datagram over IPv4
-MAX_REASON = 1000              # characters of a /fail reason (it may quote a long argument)
-MAX_ADDRESS = 256              # bytes of an address (pattern) that are looked up
-MAX_WILDCARDS = 8              # '*' and '?' in one address pattern
-MAX_BUNDLE_DEPTH = 32          # bundles nested inside bundles
-MAX_BUNDLE_MESSAGES = 64       # messages in one packet, nested bundles included
 MAX_SCHEDULED = 4096           # bundles waiting for a future timetag
 MAX_SCHEDULED_BYTES = 4 << 20  # and their bytes (4,096 packets of 64 KB would be 256 MB)
 MAX_SCHEDULE_AHEAD_S = 3600    # a timetag further ahead is refused, not kept for years
 MAX_TCP_CONNECTIONS = 64
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
-
-
-def build_message(address: str, *args) -> bytes:
-    """One OSC message as bytes; Python ints become ``i``, floats ``f``, str ``s``."""
-    builder = OscMessageBuilder(address=address)
-    for arg in args:
-        if isinstance(arg, bool):
-            arg = int(arg)
-        builder.add_arg(arg)
-    return builder.build().dgram
-
-
-def slip_encode(packet: bytes) -> bytes:
-    body = packet.replace(bytes([SLIP_ESC]), bytes([SLIP_ESC, SLIP_ESC_ESC]))
-    body = body.replace(bytes([SLIP_END]), bytes([SLIP_ESC, SLIP_ESC_END]))
-    return bytes([SLIP_END]) + body + bytes([SLIP_END])
-
-
-def slip_decode(frame: bytes) -> bytes:
-    out = bytearray()
-    it = iter(frame)
-    for byte in it:
-        if byte == SLIP_ESC:
-            nxt = next(it, None)
-            if nxt == SLIP_ESC_END:
-                out.append(SLIP_END)
-            elif nxt == SLIP_ESC_ESC:
-                out.append(SLIP_ESC)
-            else:
-                raise ValueError("bad SLIP escape")
-        else:
-            out.append(byte)
-    return bytes(out)
-
-
-class Sender:
-    """Where a packet came from, and how to answer it."""
-
-    key: tuple = ("local", 0)
-
-    def send(self, address: str, *args) -> None:
-        raise NotImplementedError
-
-    def fail(self, address: str, reason: str) -> None:
-        if len(reason) > MAX_REASON:
-            reason = reason[:MAX_REASON - 3] + "..."
-        self.send("/fail", address, reason)
-
-    @property
-    def host(self) -> str:
-        return str(self.key[0])
-
-
-class ReplyTooLarge(MorphsynthError):
-    """A reply that one UDP datagram cannot carry; the text is the /fail reason."""
-
-
-class UdpSender(Sender):
-    """A UDP peer; replies leave from the server's socket, to the port it registered if any."""
-
-    def __init__(self, server: "OscServer", addr: tuple[str, int]):
-        self.server = server
-        self.key = addr
-
-    def send(self, address: str, *args) -> None:
-        packet = build_message(address, *args)
-        if len(packet) > MAX_UDP_REPLY:
-            # sendto would fail with EMSGSIZE and the client would hear nothing.
-            raise ReplyTooLarge(f"the reply {address} is {len(packet):,} bytes, more than one UDP datagram "
-                                f"carries ({MAX_UDP_REPLY:,}): ask for less, or over TCP")
-        target = self.server.reply_ports.get(self.key, self.key)
-        self.server.send_udp(target, packet)
-
-
-class TcpSender(Sender):
-    """A TCP connection; replies go back on it in the framing it uses."""
-
-    def __init__(self, conn: socket.socket, addr: tuple[str, int]):
-        self.conn = conn
-        self.key = addr
-        self.slip = False
-        self._lock = threading.Lock()
-        self.closed = False
-
-    def send(self, address: str, *args) -> None:
-        packet = build_message(address, *args)
-        frame = slip_encode(packet) if self.slip else struct.pack(">I", len(packet)) + packet
-        with self._lock:
-            try:
-                self.conn.sendall(frame)
-            except OSError:
-                self.closed = True
-
-
-class CollectingSender(Sender):
-    """Keeps replies in a list (socket-free use and tests)."""
-
-    def __init__(self, key=("local", 0)):
-        self.key = key
-        self.replies: list[tuple] = []
-        self._lock = threading.Lock()
-        self.event = threading.Condition(self._lock)
-
-    def send(self, address: str, *args) -> None:
-        with self._lock:
-            self.replies.append((address, *args))
-            self.event.notify_all()
-
-    def wait_for(self, address: str, timeout: float = 5.0) -> tuple | None:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                for reply in self.replies:
-                    if reply[0] == address:
-                        return reply
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.event.wait(left)
-
-
-class JobQueue:
-    """One worker thread running asynchronous commands in order."""
-
-    def __init__(self, max_jobs: int = 64):
-        self._q: queue.Queue = queue.Queue(maxsize=max_jobs)
-        self._thread = threading.Thread(target=self._run, name="osc-jobs", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Callable[[], None]) -> None:
-        try:
-            self._q.put_nowait(job)
-        except queue.Full:
-            raise MorphsynthError(f"the job queue is full ({self._q.maxsize} waiting)") from None
-
-    def __len__(self) -> int:
-        return self._q.qsize()
-
-    def _run(self) -> None:
-        while True:
-            job = self._q.get()
-            if job is None:
-                return
-            try:
-                job()
-            except Exception:  # a job reports its own errors; this keeps the worker alive
-                log.exception("job failed")
-
-    def close(self, timeout: float = 10.0) -> None:
-        # Waiting jobs are dropped: a stop must not sit through a queue of renders.
-        try:
-            while True:
-                self._q.get_nowait()
-        except queue.Empty:
-            pass
-        try:
-            self._q.put(None, timeout=1.0)
-        except queue.Full:
-            pass
-        self._thread.join(timeout)
-
-
-class Handlers:
-    """One method per address in the table (named by ``Address.handler``)."""
-
-    def __init__(self, controls, jobs: JobQueue, server: "OscServer", info: Callable[[], dict]):
-        self.c = controls
-        self.jobs = jobs
-        self.server = server
-        self.info = info
-
-    def note_on(self, s, pitch, velocity, note_id):
-        self.c.note_on(pitch, velocity, 0, note_id)
-
-    def note_off(self, s, pitch, note_id):
-        self.c.note_off(pitch, 0, note_id)
-
-    def note_bend(self, s, pitch, semitones, note_id):
-        self.c.note_bend(pitch, semitones, 0, note_id)
-
-    def bend(self, s, semitones):
-        self.c.bend(semitones, 0)
-
-    def sustain(self, s, on):
-        self.c.sustain(bool(on), 0)
-
-    def panic(self, s):
-        self.c.panic()
-
-    def morph_sources(self, s, names):
-        self.c.set_sources(names)
-
-    def morph_weights(self, s, weights):
-        self.c.set_weights(weights)
-
-    def morph_xy(self, s, x, y):
-        self.c.set_xy(x, y)
-
-    def morph_ramp(self, s, points):
-        self.c.set_ramp(points)
-
-    def morph_interp(self, s, mode):
-        self.c.set_interp(mode)
-
-    def knob(self, s, index, value):
-        self.c.set_knob(index, value)
-
-    def adsr(self, s, attack, decay, sustain, release):
-        self.c.set_adsr(attack, decay, sustain, release)
-
-    def gain(self, s, db):
-        self.c.set_gain_db(db)
-
-    def render(self, s, path, pitch, velocity, duration):
-        def job():
-            try:
-                self.c.render_to_file(path, pitch, velocity, duration)
-            except MorphsynthError as exc:
-                s.fail("/render", _one_line(exc))
-            except Exception as exc:
-                s.fail("/render", f"internal error: {type(exc).__name__}: {_one_line(exc)}")
-            else:
-                s.send("/done", "/render", path)
-
-        # Check the path now, so a bad one fails at once and not after the queue.
-        from morphsynth.server.control import confined_path
-
-        if not path.lower().endswith(".wav"):
-            raise MorphsynthError(f"render: '{path}' must end in .wav")
-        confined_path(self.c.output_dir, path, "render")
-        self.jobs.submit(job)
-
-    def library_list(self, s, text):
-        return ("/library/list.reply", *self.c.library_names(text))
-
-    def library_add(self, s, path, name):
-        from morphsynth.server.control import confined_path
-
-        confined_path(self.c.input_dir, path, "library/add")
-
-        def job():
-            try:
-                self.c.add_source(path, name)
-            except MorphsynthError as exc:
-                s.fail("/library/add", _one_line(exc))
-            except Exception as exc:
-                s.fail("/library/add", f"internal error: {type(exc).__name__}: {_one_line(exc)}")
-            else:
-                s.send("/done", "/library/add", name)
-
-        self.jobs.submit(job)
-
-    def status(self, s):
-        i = self.info()
-        return ("/status.reply", int(i["active_voices"]), int(i["polyphony"]), int(i["hits"]),
-                int(i["misses"]), int(i["xruns"]), int(i["queue_length"]) + len(self.jobs),
-                int(i["dropped"]) + self.server.dropped + self.server.kernel_dropped, str(i["model"]),
-                str(i["device"]),
-                float(i["sample_rate"]))
-
-    def notify(self, s, on, port):
-        if on:
-            target = s if port is None else UdpSender(self.server, (s.host, port))
-            self.server.register(s.key, target)
-        else:
-            self.server.unregister(s.key)
-        return ("/done", "/notify")
-
-    def reply_port(self, s, port):
-        self.server.reply_ports[s.key] = (s.host, port)
-        return ("/done", "/reply/port")
-
-    def sync(self, s, sync_id):
-        engine = self.c.engine
-
-        def job():
-            # Notes still rendering (cache misses) come first: they end in engine commands.
-            self.c.wait_requests(30.0)
-            mark = engine.commands_written
-            # Engine commands are done once the audio thread has drained them.
-            deadline = time.monotonic() + 2.0
-            while getattr(engine, "clock_running", False) and engine.commands_done < mark \
-                    and time.monotonic() < deadline:
-                time.sleep(0.001)
-            s.send("/synced", sync_id)
-
-        self.jobs.submit(job)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class OscServer:
@@ -397,11 +103,11 @@ class OscServer:
                 values = parse_args(address, args)
                 result = method(sender, *values)
             except (ArgError, MorphsynthError) as exc:
-                sender.fail(address.path, _one_line(exc))
+                sender.fail(address.path, one_line(exc))
                 return
             except Exception as exc:
                 log.exception("handler %s", address.path)
-                sender.fail(address.path, f"internal error: {type(exc).__name__}: {_one_line(exc)}")
+                sender.fail(address.path, f"internal error: {type(exc).__name__}: {one_line(exc)}")
                 return
             if result is not None:
                 try:
@@ -416,13 +122,13 @@ class OscServer:
         sender.fail(path, "unknown address")
 
     def dispatch_message(self, message: OscMessage, sender: Sender) -> None:
-        bad = _unsupported_tags(message.dgram)
+        bad = unsupported_tags(message.dgram)
         if bad:
             # python-osc skips unknown type tags with a warning; a shifted argument list is worse.
             self.dropped += 1
             sender.fail(message.address, f"malformed message: unsupported type tag '{bad}'")
             return
-        costly = _costly_pattern(message.address)
+        costly = costly_pattern(message.address)
         if costly:
             # python-osc turns each '*' into a backtracking regex: 80 of them take seconds.
             self.dropped += 1
@@ -439,7 +145,7 @@ class OscServer:
         """Handle one raw OSC packet (message or bundle) from ``sender``."""
         try:
             if OscBundle.dgram_is_bundle(data):
-                if _check_bundle(data) > MAX_BUNDLE_MESSAGES:
+                if check_bundle(data) > MAX_BUNDLE_MESSAGES:
                     # Each message costs up to ~1 ms: a 64 KB bundle of 3,000 would stall the socket.
                     raise ValueError(f"more than {MAX_BUNDLE_MESSAGES} messages in one bundle")
                 self._run_element(OscBundle(data), sender)
@@ -447,11 +153,11 @@ class OscServer:
                 self.dispatch_message(OscMessage(data), sender)
             else:
                 self.dropped += 1
-                sender.fail(_address_of(data), "not an OSC message or bundle")
+                sender.fail(address_of(data), "not an OSC message or bundle")
         except Exception as exc:  # python-osc's parse errors, malformed type tags, bad padding
             self.dropped += 1
             reason = "malformed bundle" if data.startswith(b"#bundle") else "malformed message"
-            sender.fail(_address_of(data), f"{reason}: {_one_line(exc)}")
+            sender.fail(address_of(data), f"{reason}: {one_line(exc)}")
 
     def _run_element(self, element, sender: Sender) -> None:
         if isinstance(element, OscMessage):
@@ -661,7 +367,7 @@ class OscServer:
                             packet = slip_decode(frame)
                         except ValueError as exc:
                             self.dropped += 1
-                            sender.fail(_address_of(frame), f"malformed SLIP frame: {exc}")
+                            sender.fail(address_of(frame), f"malformed SLIP frame: {exc}")
                             continue
                         self.feed(packet, sender)
         except OSError:
@@ -690,48 +396,6 @@ class OscServer:
         self.jobs.close()
 
 
-def _check_bundle(data: bytes, depth: int = 1) -> int:
-    """Raise ValueError unless every element's size fits (python-osc truncates silently).
-
-    Returns the number of messages inside, nested bundles included.
-    """
-    if depth > MAX_BUNDLE_DEPTH:
-        raise ValueError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
-    if len(data) < 16:
-        raise ValueError("bundle shorter than its header")
-    index = 16
-    messages = 0
-    while index < len(data):
-        if index + 4 > len(data):
-            raise ValueError("truncated element size")
-        size = struct.unpack(">i", data[index:index + 4])[0]
-        index += 4
-        if size <= 0 or size % 4 or index + size > len(data):
-            raise ValueError(f"element of {size} bytes does not fit the bundle")
-        element = data[index:index + size]
-        if element.startswith(b"#bundle"):
-            messages += _check_bundle(element, depth + 1)
-        else:
-            messages += 1
-        index += size
-    return messages
-
-
-KNOWN_TAGS = set("ifsbhdtcrmTFNI[]")
-
-
-def _unsupported_tags(dgram: bytes) -> str:
-    """The type tags python-osc cannot parse, '' if all are known."""
-    from pythonosc.parsing import osc_types
-
-    try:
-        _, index = osc_types.get_string(dgram, 0)
-        tags, _ = osc_types.get_string(dgram, index) if index < len(dgram) else (",", index)
-    except osc_types.ParseError:
-        return ""
-    return "".join(sorted(set(tags[1:]) - KNOWN_TAGS)) if tags.startswith(",") else ""
-
-
 class _PythonOscWarnings(logging.Filter):
     """Drops python-osc's root-logger warnings, one per odd packet: a flood would flood stderr."""
 
@@ -743,24 +407,3 @@ def _quiet_python_osc() -> None:
     root = logging.getLogger()
     if not any(isinstance(f, _PythonOscWarnings) for f in root.filters):
         root.addFilter(_PythonOscWarnings())
-
-
-def _costly_pattern(address: str) -> str:
-    """Why ``address`` is too costly to match ('' if it is fine)."""
-    if len(address) > MAX_ADDRESS:
-        return f"address longer than {MAX_ADDRESS} characters"
-    if address.count("*") + address.count("?") > MAX_WILDCARDS:
-        return f"address pattern with more than {MAX_WILDCARDS} wildcards"
-    return ""
-
-
-def _address_of(data: bytes) -> str:
-    """The address at the start of a (possibly broken) packet, for the /fail reply."""
-    if data.startswith(b"#bundle"):
-        return "#bundle"
-    head = data[:256].split(b"\x00", 1)[0]
-    try:
-        text = head.decode("ascii")
-    except UnicodeDecodeError:
-        return "?"
-    return text if text.startswith("/") and text.isprintable() else "?"
