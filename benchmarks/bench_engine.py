@@ -37,6 +37,16 @@ median of 5 x 200, crossfading voices mixed 16 at a time:
 | 64 | 0.442 | 1.073 | 2.43 | 8.7 |
 
 (one voice at a time, the first version: 0.272 / 0.838 / 1.589 ms).
+
+The engine split into named parts (ring, voice fields, envelope, mixer stages; loop
+seams blended 16 voices at a time instead of one by one), against the single-file engine
+of a0b790e, same machine, median of 7 x 200:
+
+| voices | before ms | after ms | after/before |
+|---|---|---|---|
+| 8 | 0.139 | 0.135 | 0.97 |
+| 32 | 0.234 | 0.223 | 0.95 |
+| 64 | 0.363 | 0.325 | 0.90 |
 """
 
 from __future__ import annotations

@@ -7,3 +7,14 @@ share), ``server/`` (``morphsynth.server``, real time) and ``training/``
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["Synth", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazily: `import morphsynth` (the command line's first line) must not load torch.
+    if name == "Synth":
+        from morphsynth.server.synth import Synth
+
+        return Synth
+    raise AttributeError(f"module 'morphsynth' has no attribute '{name}'")

@@ -139,19 +139,18 @@ def run_build(args) -> int:
 
 
 def run_add(args) -> int:
+    from morphsynth import Synth
     from morphsynth.core.synth_model import default_model_dir
-    from morphsynth.server.library import LIBRARY_FILE, Library, read_note
-    from morphsynth.core.synth_model import load_synth_model
+    from morphsynth.server.library import LIBRARY_FILE
 
     lib_path = Path(args.library) if args.library else default_model_dir() / LIBRARY_FILE
     if args.pitch is not None and not 21 <= args.pitch <= 108:
         raise MorphsynthError(f"--pitch {args.pitch}: must be a MIDI key 21-108")
     out = Path(args.out) if args.out else lib_path
-    model = load_synth_model(Path(args.model) if args.model else default_model_dir())
-    lib = Library.load(lib_path, model)
-    audio = read_note(args.audio, model.stft.sample_rate)
-    pitch = lib.add_note(model, audio, args.name, args.pitch)
-    lib.save(out)
+    with Synth(args.model, lib_path) as synth:
+        pitch = synth.add(args.audio, args.name, args.pitch)
+        synth.save_library(out)
+        count = len(synth.sources)
     how = "given" if args.pitch is not None else "detected"
-    print(f"added '{args.name}' (pitch {pitch}, {how}) to {out}: {len(lib.names)} sources")
+    print(f"added '{args.name}' (pitch {pitch}, {how}) to {out}: {count} sources")
     return 0

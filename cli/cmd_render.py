@@ -105,6 +105,20 @@ def check_writable(path: Path) -> None:
         raise MorphsynthError(f"--out {path}: not writable")
 
 
+def check_synth_options(args) -> None:
+    """``--rate`` and ``--device``, checked before a model loads."""
+    import torch
+
+    from morphsynth.server.renderer import OUT_RATES
+
+    if args.rate not in OUT_RATES:
+        raise MorphsynthError(f"--rate {args.rate}: must be one of {', '.join(map(str, OUT_RATES))}")
+    try:
+        torch.device(args.device)
+    except RuntimeError:
+        raise MorphsynthError(f"--device {args.device}: not a torch device") from None
+
+
 def build_morph(args):
     from morphsynth.server.morph import Morph, xy_weights
 
@@ -137,8 +151,7 @@ def build_morph(args):
 
 
 def run(args) -> int:
-    from morphsynth.core.synth_model import default_model_dir
-    from morphsynth.server.library import LIBRARY_FILE, PITCH_MAX, PITCH_MIN
+    from morphsynth.server.library import PITCH_MAX, PITCH_MIN
 
     # Everything the user typed is checked before the model loads.
     if not PITCH_MIN <= args.pitch <= PITCH_MAX:
@@ -155,26 +168,14 @@ def run(args) -> int:
 
     import numpy as np
     import soundfile as sf
-    import torch
 
-    from morphsynth.server.library import Library
-    from morphsynth.server.renderer import OUT_RATES, Renderer
-    from morphsynth.core.synth_model import load_synth_model
+    from morphsynth import Synth
 
-    if args.rate not in OUT_RATES:
-        raise MorphsynthError(f"--rate {args.rate}: must be one of {', '.join(map(str, OUT_RATES))}")
-    model_dir = Path(args.model) if args.model else default_model_dir()
-    lib_path = Path(args.library) if args.library else model_dir / LIBRARY_FILE
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        raise MorphsynthError(f"--device {args.device}: not a torch device") from None
-    model = load_synth_model(model_dir, device=device)
-    library = Library.load(lib_path, model)
-    with Renderer(model, library, out_rate=args.rate, phase=args.phase, n_iter=args.iters,
-                  cache_mb=64, prerender_all=False) as renderer:
-        morph = renderer.check_morph(morph)
-        audio = renderer.render(morph, args.pitch, args.velocity, args.duration)
+    check_synth_options(args)
+    with Synth(args.model, args.library, sample_rate=args.rate, phase=args.phase, n_iter=args.iters,
+               device=args.device) as synth:
+        morph = synth.renderer.check_morph(morph)
+        audio = synth.render(morph, args.pitch, args.velocity, args.duration)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     if args.normalize and peak > 0:
         audio = audio * (10 ** (-1 / 20) / peak)

@@ -9,6 +9,7 @@ EXAMPLES = """\
   morphsynth serve                                   # shipped model, default device, OSC on 57130
   morphsynth serve --audio null --record take.wav    # headless: timer clock, keep what is played
   morphsynth serve --port 9000 --tcp-port 9001 --midi none
+  morphsynth serve --web-port 8130                   # the browser control page on http://127.0.0.1:8130/
   morphsynth serve --midi "Launchkey" --audio "USB Audio"
   morphsynth serve --config my-serve.yaml --model runs/default --library runs/default/lib.safetensors
   oscsend localhost 57130 /note/on ii 60 100         # then, from another shell
@@ -28,6 +29,9 @@ def add_parser(sub) -> None:
                    help="accept OSC from these client IP addresses; required with a non-loopback --host")
     p.add_argument("--port", type=int, help="OSC UDP port (default 57130)")
     p.add_argument("--tcp-port", type=int, help="OSC TCP port (default 57130; 0 = no TCP)")
+    p.add_argument("--web-port", type=int, metavar="PORT",
+                   help="port of the browser control page (default: the OSC UDP port + 1, 57131; 0 = any free)")
+    p.add_argument("--no-web", action="store_true", help="serve no browser control page")
     p.add_argument("--audio", metavar="DEVICE|jack|null",
                    help="output device name; jack: a JACK client of its own that survives a JACK restart; "
                         "null: no device")
@@ -35,6 +39,10 @@ def add_parser(sub) -> None:
     p.add_argument("--midi", metavar="PORT|virtual|none", help="MIDI input (default: virtual port 'morphsynth')")
     p.add_argument("--model", metavar="M", help="model folder (default: the shipped model or $MORPHSYNTH_MODEL)")
     p.add_argument("--library", metavar="L", help="latent library (default: <model>/library.safetensors)")
+    p.add_argument("--models-dir", metavar="DIR",
+                   help="folder /model/load and /library/load may read (default: the folder holding the model)")
+    p.add_argument("--block-size", type=int, metavar="FRAMES",
+                   help="audio block size in frames, 16..4096 (default 256; JACK uses its own period)")
     p.set_defaults(run=run)
 
 
@@ -43,17 +51,38 @@ def apply_args(cfg, args):
     for attr, section, key in (("host", cfg.osc, "host"), ("port", cfg.osc, "port"),
                                ("tcp_port", cfg.osc, "tcp_port"), ("audio", cfg.audio, "device"),
                                ("record", cfg.audio, "record"), ("midi", cfg.midi, "port"),
-                               ("model", cfg, "model"), ("library", cfg, "library")):
+                               ("model", cfg, "model"), ("library", cfg, "library"),
+                               ("models_dir", cfg.paths, "models_dir"), ("block_size", cfg.audio, "block_size")):
         value = getattr(args, attr, None)
         if value is not None:
             setattr(section, key, value)
     if getattr(args, "allow_remote", None):
         cfg.osc.allow = [a.strip() for a in args.allow_remote.split(",") if a.strip()]
+    if getattr(args, "web_port", None) is not None:
+        cfg.web.port = args.web_port
+    if getattr(args, "no_web", False):
+        cfg.web.enabled = False
     try:
         cfg.osc.validate()
+        cfg.audio.validate()
     except ValueError as exc:
         raise MorphsynthError(f"serve: {exc}") from None
+    check_web(cfg)
     return cfg
+
+
+def check_web(cfg) -> None:
+    """MorphsynthError naming the key unless the web settings fit the OSC ones."""
+    from morphsynth.server.server_config import is_loopback
+
+    try:
+        cfg.web.validate()
+    except ValueError as exc:
+        raise MorphsynthError(f"serve: web.{exc}") from None
+    host = cfg.web.host or cfg.osc.host
+    if cfg.web.enabled and not is_loopback(host) and not cfg.osc.allow:
+        raise MorphsynthError(f"serve: web.host: {host} is not a loopback address; serving the page to the "
+                              "network needs --allow-remote ADDR[,ADDR...] (osc.allow) naming the clients")
 
 
 def run(args) -> int:

@@ -14,13 +14,14 @@ import sys
 from morphsynth import __version__
 from morphsynth.core.errors import MorphsynthError
 
-COMMANDS = ["serve", "render", "dataset", "train", "eval", "library"]
+COMMANDS = ["serve", "render", "export", "dataset", "train", "eval", "library"]
 
 EPILOG = """\
 examples:
   morphsynth serve                               # play the shipped model on the default audio device
   morphsynth serve --audio null --record out.wav # headless: no device, record what is played
   morphsynth render --source flute_acoustic_fluidr3gm073 --source string_acoustic_fluidr3gm042:0.5 --pitch 60 --velocity 100 --out note.wav
+  morphsynth export --source flute --keys 21-108/3 --velocities 40,80,120 --out flute_sfz
   morphsynth dataset soundfont --sf2 /usr/share/sounds/sf2/FluidR3_GM.sf2 --out data/fluid
   morphsynth train --config configs/default.yaml --data data/fluid --out runs/default
   morphsynth eval --model runs/default --data data/fluid/nsynth-test --out reports/default

@@ -4,7 +4,7 @@
 # and test extras). Safe to run again: finished steps are skipped.
 #
 #   bash scripts/setup.sh            # what the server needs
-#   bash scripts/setup.sh --test     # the same, plus SuperCollider for the patch tests
+#   bash scripts/setup.sh --test     # the same, plus SuperCollider for the patch tests and Polyphone (SF2 export)
 #   bash scripts/setup.sh --train    # the same, plus every SoundFont the default model trains on
 #   MORPHSYNTH_PYTHON=python3.12 bash scripts/setup.sh
 set -euo pipefail
@@ -15,7 +15,9 @@ APT_PACKAGES=(python3 python3-venv python3-pip libportaudio2 libsndfile1 fluidsy
   puredata-core liblo-tools)
 for arg in "$@"; do
   case "$arg" in
-    --test) APT_PACKAGES+=(supercollider-language supercollider-server) ;;
+    # Polyphone converts exported SFZ instruments to SoundFonts (morphsynth export --format sf2).
+    # chromium and its driver: tests/test_web.py drives the control page in a headless browser.
+    --test) APT_PACKAGES+=(supercollider-language supercollider-server polyphone chromium chromium-driver) ;;
     # FluidR3 mono, MuseScore General (Lite), csound's sf_GMbank and the OPL-3 FM bank: with
     # FluidR3 GM, the training SoundFonts of configs/default.yaml (TimGM6mb stays for tests).
     --train) APT_PACKAGES+=(fluidr3mono-gm-soundfont musescore-general-soundfont-small csound-soundfont

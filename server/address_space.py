@@ -54,6 +54,8 @@ PITCH = Arg("pitch", "i", "MIDI note number", "semitone", 21, 108)
 NOTE_ID = Arg("id", "i", "note identifier, to tell apart notes of the same pitch", "", 0, 2**31 - 1,
               optional=True, default=-1)
 PORT = Arg("port", "i", "UDP port on the sender's host to receive replies", "", 1, 65535)
+PRESET_NAME = Arg("name", "s", "preset name: letters, digits, '-', '_' and '.' (no '/' or '..'); the preset "
+                  "named by a number 0..127 is also recalled by that MIDI program change")
 
 TABLE: tuple[Address, ...] = (
     # ------------------------------------------------------------------ notes
@@ -66,6 +68,17 @@ TABLE: tuple[Address, ...] = (
             "the envelope's release follows.", "note_off", group="Notes"),
     Address("/note/bend", (PITCH, Arg("semitones", "f", "bend of this note only", "semitones", -48, 48), NOTE_ID),
             "Bend one held note (smoothed), on top of /bend.", "note_bend", group="Notes"),
+    Address("/note/morph", (PITCH, Arg("axis", "s", "x or y (of the XY pad), or knob0..knob7 (a latent axis)"),
+                            Arg("offset", "f", "how far this note's morph moves from its base along the axis: "
+                                "x, y in -1..1 (pad units, the position is clamped to 0..1), knobs in -4..4",
+                                "pad units / standard deviations", -4, 4), NOTE_ID),
+            "Move the morph of one held note (all held notes of the pitch without an id) along an axis, "
+            "as MPE slide and pressure do: the note is rendered for its own morph (its base moved by "
+            "the offset) and crossfades to it where it plays, while the other notes stay as they are. "
+            "The base is the live morph (/morph/follow 1) or the morph the note was struck with "
+            "(/morph/follow 0); offsets on other axes stay, 0 takes this one back. While renders "
+            "lag behind a stream of offsets, only the newest is rendered next. A note not held is "
+            "left alone.", "note_morph", group="Notes"),
     Address("/bend", (Arg("semitones", "f", "bend of all notes", "semitones", -48, 48),),
             "Bend every note (varispeed, smoothed per audio block).", "bend", group="Notes"),
     Address("/sustain", (Arg("on", "i", "1 holds released notes until 0", "", 0, 1),),
@@ -93,6 +106,12 @@ TABLE: tuple[Address, ...] = (
     Address("/knob", (Arg("index", "i", "principal latent axis", "", 0, 7),
                       Arg("value", "f", "offset along the axis", "standard deviations", -4, 4)),
             "Move the latent along one of the library's principal axes.", "knob", group="Morph"),
+    Address("/morph/follow", (Arg("on", "i", "1: sounding notes follow the morph; 0: each keeps its own", "", 0, 1),),
+            "Follow (1, the config's morph.follow: true): a note still sounding is rendered again "
+            "whenever the morph moves and crossfades to the new render. Keep (0): a sounding note "
+            "never changes when the morph moves; it keeps the morph it was struck with (notes "
+            "sounding when this is sent keep the one they play). /note/morph and MPE offsets apply "
+            "on top of either.", "morph_follow", group="Morph"),
     # ------------------------------------------------------------------ sound
     Address("/adsr", (Arg("attack", "f", "attack time", "s", 0, 60), Arg("decay", "f", "decay time", "s", 0, 60),
                       Arg("sustain", "f", "sustain level", "linear", 0, 1),
@@ -109,6 +128,19 @@ TABLE: tuple[Address, ...] = (
                         Arg("duration", "f", "note length", "s", 0.05, 60, optional=True, default=None)),
             "Render one note of the current morph to a WAV file on a worker thread.",
             "render", asynchronous=True, reply="/done /render path", group="Files"),
+    Address("/export", (Arg("folder", "s", "folder for the instrument, relative to the configured output folder "
+                            "(or absolute inside it; '..' and symlinks out are refused); made if missing"),
+                        Arg("format", "s", "sfz, sf2 (needs Polyphone installed) or wav (WAVs and index.json)",
+                            optional=True, default="sfz"),
+                        Arg("step", "i", "render every step-th key from lowest (and highest)", "semitones", 1, 88,
+                            optional=True, default=3),
+                        Arg("lowest", "i", "lowest key rendered", "semitone", 21, 108, optional=True, default=21),
+                        Arg("highest", "i", "highest key rendered", "semitone", 21, 108, optional=True, default=108)),
+            "Export the current morph as a sampler instrument on the worker thread: a WAV per key and "
+            "library velocity (24-bit) and an .sfz with a region per sample (keys between rendered ones "
+            "transpose the nearest, velocity layers, a loop held while the key is, the render's release). "
+            "Clients registered with /notify get /export/progress i:done i:total as notes render.",
+            "export", asynchronous=True, reply="/done /export folder", group="Files"),
     Address("/library/list", (Arg("filter", "s", "only the names that contain this text (case-insensitive)",
                                   optional=True, default=""),),
             "List the library's source names (all, or those that contain the filter; a reply may be "
@@ -125,16 +157,62 @@ TABLE: tuple[Address, ...] = (
             "as loud as the file.",
             "library_add",
             asynchronous=True, reply="/done /library/add name", group="Files"),
+    Address("/model/load", (Arg("path", "s", "model folder, relative to the configured models folder (or absolute "
+                                "inside it)"),
+                            Arg("library", "s", "library file in the models folder (default: the model folder's "
+                                "library.safetensors)", optional=True, default=None)),
+            "Swap in another model and its library (loaded on the worker thread) while the server "
+            "plays: sounding notes finish as they are, notes struck after the swap come from the new "
+            "model. The morph keeps its sources when the new library has them all, else it starts "
+            "on the library's first four families at the current x, y. A bad folder or a library "
+            "built by another model fails, and the old pair goes on playing. Notifies "
+            "/model/loaded name and /library/loaded path.",
+            "model_load", asynchronous=True, reply="/done /model/load path", group="Files"),
+    Address("/library/load", (Arg("path", "s", "library file, relative to the configured models folder (or absolute "
+                                  "inside it); built by the model being played"),),
+            "Swap in another latent library of the model being played, as /model/load does (sources "
+            "added with /library/add are not carried over). Notifies /library/loaded path.",
+            "library_load", asynchronous=True, reply="/done /library/load path", group="Files"),
+    # ------------------------------------------------------------------ presets
+    Address("/preset/save", (PRESET_NAME,),
+            "Save the performance state (sources, weights, XY position, interpolation, ramp, latent "
+            "knobs, envelope, gain, the MIDI CC map and follow) as NAME.yaml in the presets folder "
+            "(paths.presets_dir; default ~/Documents/morphsynth/presets), replacing a preset of that name.",
+            "preset_save", reply="/done /preset/save name", group="Presets"),
+    Address("/preset/load", (PRESET_NAME,),
+            "Recall a preset in one step: its follow setting, one morph change (sounding notes follow "
+            "it unless follow is off), then envelope, gain and CC map. Keys a hand-written file leaves out keep their value. A missing or bad "
+            "file answers /fail naming the file and key, and nothing changes. Registered clients "
+            "get what changed and /preset/loaded name.",
+            "preset_load", reply="/done /preset/load name", group="Presets"),
+    Address("/preset/list", (), "List the saved presets' names, sorted (a reply may be empty).",
+            "preset_list", reply="/preset/list.reply name...", group="Presets"),
     # ------------------------------------------------------------------ server
     Address("/status", (), "Report the server's state.", "status",
             reply="/status.reply i:active_voices i:polyphony i:cache_hits i:cache_misses i:xruns "
                   "i:render_queue i:dropped_messages s:model s:device f:sample_rate",
             group="Server"),
+    Address("/latency", (),
+            "Report the output's latency: the audio block size it runs at (0 before it opens), the "
+            "latency its device reports (PortAudio's stream latency, JACK's playback latency of "
+            "the server's ports; 0 for --audio null, -1 when the device does not say), and how "
+            "long the last note-ons that missed the cache waited for their render (last, mean and "
+            "99th percentile of up to the last 1024, 0 before the first) and how many did.",
+            "latency",
+            reply="/latency.reply i:block_size f:device_latency_ms f:render_last_ms f:render_mean_ms "
+                  "f:render_p99_ms i:renders",
+            group="Server"),
     Address("/notify", (Arg("on", "i", "1 registers, 0 unregisters", "", 0, 1), Arg(
                 "port", "i", "UDP port for the notifications (default: the sender's port)", "", 1, 65535,
                 optional=True, default=None)),
-            "Register the sender for notifications: /note/ready pitch velocity when a missed "
-            "note finishes rendering, /library/changed count.", "notify",
+            "Register the sender for notifications. It gets the current state at once, then every "
+            "change of it, whoever made it (any OSC client, MIDI, a preset; the sender too), as the "
+            "message that makes it: /morph/sources name..., /morph/weights weight..., /morph/xy x y, "
+            "/morph/interp mode, /morph/ramp point..., /knob index value, /morph/follow on, "
+            "/adsr a d s r, /gain db; "
+            "and /preset/loaded name, /note/ready pitch velocity when a missed note finishes "
+            "rendering, /library/changed count, /model/loaded name, /library/loaded path, "
+            "/export/progress done total.", "notify",
             reply="/done /notify", group="Server"),
     Address("/reply/port", (PORT,),
             "Send this sender's replies to PORT on its host (for clients that cannot receive on "
@@ -144,6 +222,11 @@ TABLE: tuple[Address, ...] = (
             "Reply once everything queued before it is done: renders and library adds, notes still "
             "rendering after a cache miss, and engine commands (played by the audio thread).",
             "sync", asynchronous=True, reply="/synced id", group="Server"),
+    Address("/describe", (),
+            "List this address space, one /describe.reply per address: its path, its type tags ('[x]' "
+            "optional, 'x...' one or more, '-' none), its arguments (type:name) and its success reply "
+            "('-' nothing); then /done /describe count.",
+            "describe", reply="/describe.reply s:address s:typetags s:arguments s:reply", group="Server"),
 )
 
 BY_PATH = {a.path: a for a in TABLE}
@@ -212,6 +295,18 @@ def _expects(address: Address) -> str:
     return " ".join(a.signature() for a in address.args) or "none"
 
 
+def type_tags(address: Address) -> str:
+    """The OSC type tags ``address`` takes: ``[x]`` optional, ``x...`` one or more; ``-`` none."""
+    tags = "".join(f"[{a.type}]" if a.optional else a.type + ("..." if a.repeat else "") for a in address.args)
+    return tags or "-"
+
+
+def describe_rows() -> list[tuple[str, str, str, str]]:
+    """``(address, type tags, arguments, reply)`` for every row of the table (``/describe``)."""
+    return [(a.path, type_tags(a), " ".join(arg.signature() for arg in a.args) or "-", a.reply or "-")
+            for a in TABLE]
+
+
 def markdown() -> str:
     """docs/osc.md: the address space in the style of the scsynth Server Command Reference."""
     lines = [
@@ -225,6 +320,14 @@ def markdown() -> str:
         "framing (a 4-byte big-endian length before each packet, as liblo's `oscsend osc.tcp://` "
         "sends) and OSC 1.1 SLIP framing (detected per connection from its first byte); replies "
         "on TCP come back on the same connection in the same framing.",
+        "",
+        f"The browser control page (`http://127.0.0.1:{DEFAULT_PORT + 1}/`: the UDP port + 1, `--web-port`) "
+        "speaks this address space over a WebSocket at `/ws`, one JSON text message per OSC "
+        "message: `{\"address\": \"/note/on\", \"args\": [60, 100]}` (an integral number is "
+        "`i`, any other `f`); the server handles it as that OSC message and answers the same "
+        "way, `{\"address\": \"/fail\", \"args\": [\"/note/on\", \"reason\"]}`. A socket "
+        "is registered for notifications on connecting, as by `/notify 1`, and the notes it "
+        "holds are released when it closes.",
         "",
         "Messages and bundles are accepted. A bundle whose timetag lies in the future is scheduled "
         "and its messages run at that time; a past or immediate timetag runs at once.",
@@ -249,7 +352,13 @@ def markdown() -> str:
         "other pre-renders and crossfades to it (30 ms) from where it is playing, as an "
         "NSynth Super pad does while a key is held. While the morph keeps moving, each finished "
         "render is played on the way; a voice never goes back to an older morph. "
-        "`morph.follow: false` in the config keeps sounding notes as they were struck.",
+        "`morph.follow: false` in the config (or `/morph/follow 0`) keeps sounding notes as they "
+        "were struck instead.",
+        "",
+        "**Each note can have a morph of its own**: `/note/morph` (and, over MIDI, MPE slide and "
+        "pressure on a member channel: `midi.mpe_slide`, `midi.mpe_pressure`) moves one note's "
+        "morph along x, y or a knob from its base (the live morph when following, its start "
+        "morph when keeping); only that note is rendered again and crossfaded.",
         "",
     ]
     group = None

@@ -22,6 +22,7 @@ from morphsynth.server.audio_io import Recorder, open_output
 from morphsynth.server.audio_process import AudioProcess
 from morphsynth.server.control import Controls
 from morphsynth.server.engine import Engine
+from morphsynth.server.hotswap import models_dir_for
 from morphsynth.server.envelope import Adsr
 from morphsynth.server.midi import MidiInput
 from morphsynth.server.osc_server import OscServer
@@ -70,6 +71,7 @@ class SynthServer:
         self.cfg = cfg
         self.renderer = renderer
         self.model_name = model_name or str(getattr(getattr(renderer, "model", None), "name", "?"))
+        self._served_model = getattr(renderer, "model", None)
         self.midi_required = midi_required
         if getattr(renderer, "out_rate", a.sample_rate) != a.sample_rate:
             raise MorphsynthError(f"renderer rate {renderer.out_rate} Hz differs from audio.sample_rate "
@@ -86,11 +88,14 @@ class SynthServer:
             note_samples = getattr(renderer, "note_samples", None) or 6 * a.sample_rate
             self._shared = self.engine.share_memory(note_samples)
         self.osc: OscServer | None = None
+        self.web = None   # the browser control surface (server/web.py), once started
         m = cfg.morph
         self.controls = Controls(self.engine, renderer, sources=m.sources, x=m.x, y=m.y, interp=m.interp,
                                  knobs=m.knobs, adsr=adsr, gain_db=a.gain_db,
                                  output_dir=cfg.paths.output_dir, input_dir=cfg.paths.input_dir,
-                                 notify=self._notify, follow=m.follow)
+                                 notify=self._notify, follow=m.follow, cc_map=cfg.midi.cc_map,
+                                 presets_dir=cfg.paths.presets_dir,
+                                 models_dir=models_dir_for(cfg.paths.models_dir, cfg.model))
         self.osc = OscServer(self.controls, self.info, cfg.osc.host, cfg.osc.port,
                              cfg.osc.tcp_port or None, cfg.osc.max_datagram, allow=cfg.osc.allow)
         self.recorder = (Recorder(a.record, a.sample_rate, a.record_buffer_s, shared=a.own_process)
@@ -109,6 +114,11 @@ class SynthServer:
         if self.osc is not None:
             self.osc.notify(address, *args)
 
+    def _model_name(self) -> str:
+        # After /model/load the renderer plays another model than the one named at start.
+        model = getattr(self.renderer, "model", None)
+        return self.model_name if model is self._served_model else str(getattr(model, "name", "?"))
+
     @property
     def device_name(self) -> str:
         name = getattr(self.output, "device_name", "none")
@@ -120,7 +130,7 @@ class SynthServer:
             "active_voices": self.engine.active_voices(), "polyphony": self.engine.polyphony,
             "hits": stats.get("hits", 0), "misses": stats.get("misses", 0), "xruns": self.engine.xruns,
             "queue_length": stats.get("queue_length", 0), "dropped": self.engine.dropped_commands,
-            "model": self.model_name, "device": self.device_name, "sample_rate": self.engine.sample_rate,
+            "model": self._model_name(), "device": self.device_name, "sample_rate": self.engine.sample_rate,
         }
 
     def start(self) -> "SynthServer":
@@ -147,6 +157,11 @@ class SynthServer:
                                           a.latency, self.recorder)
             self.output.start()
             self.osc.start()
+            if self.cfg.web.enabled:
+                from morphsynth.server.web import WebSurface
+
+                host, port = self.cfg.web.bind(self.cfg.osc, self.osc.udp_port)
+                self.web = WebSurface(self.osc, host, port, allow=self.cfg.osc.allow).start()
         except BaseException:
             self.stop()
             raise
@@ -158,6 +173,8 @@ class SynthServer:
             return
         self._stopped = True
         self._stop.set()
+        if self.web is not None:
+            self.web.stop()
         if self.osc is not None:
             self.osc.stop()
         if self.output is not None:
@@ -196,7 +213,8 @@ class SynthServer:
                 else f"MIDI off ({self.midi_error})" if self.midi_error else "MIDI off")
         tcp = f", TCP {osc.tcp_port}" if osc.tcp_port else ""
         rec = f", recording to {self.recorder.path}" if self.recorder else ""
-        return (f"morphsynth: serving '{self.model_name}' on OSC {osc.host} UDP {osc.udp_port}{tcp}; "
+        page = f"; control page {self.web.url}" if self.web is not None else ""
+        return (f"morphsynth: serving '{self.model_name}' on OSC {osc.host} UDP {osc.udp_port}{tcp}{page}; "
                 f"audio '{self.device_name}' {self.engine.sample_rate} Hz{rec}; {midi}; "
                 f"morph {', '.join(self.controls.sources)} at x={self.controls.x:g} y={self.controls.y:g}. "
                 "Ctrl-C stops.")

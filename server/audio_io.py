@@ -17,6 +17,7 @@ import numpy as np
 
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.engine import Engine
+from morphsynth.server.latency import jack_playback_latency_s, seconds_to_ns
 from morphsynth.server.native_noise import jack_module
 
 NO_DEVICE_HINT = ("run with --audio null to play without a device "
@@ -151,6 +152,8 @@ class NullOutput:
 
     def start(self) -> "NullOutput":
         self._running = True
+        self.engine.block_size = self.block_size
+        self.engine.output_latency_ns = 0   # nothing between the mix and its consumer but the block
         self.engine.clock_running = True
         self._thread = threading.Thread(target=self._run, name="null-clock", daemon=True)
         self._thread.start()
@@ -245,6 +248,8 @@ class DeviceOutput:
         except Exception as exc:
             raise MorphsynthError(f"audio: cannot start '{self.device_name}' ({_one_line(exc)}); "
                                   f"{NO_DEVICE_HINT}") from None
+        self.engine.block_size = self.stream.blocksize or self.block_size
+        self.engine.output_latency_ns = seconds_to_ns(self.stream.latency)
         self.engine.clock_running = True
         self._started = True
         return self
@@ -344,6 +349,8 @@ class JackOutput:
         playback = client.get_ports(is_physical=True, is_input=True, is_audio=True)
         for src, dst in zip(ports * len(playback), playback):
             client.connect(src, dst)
+        self.engine.block_size = client.blocksize
+        self.engine.output_latency_ns = seconds_to_ns(jack_playback_latency_s(client, ports))
         self._dead.clear()
         self._client = client
         self.engine.clock_running = True

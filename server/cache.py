@@ -13,9 +13,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
+
+from morphsynth.server.latency import LatencyRing
 
 REQUEST, FOLLOW, PRERENDER = 0, 1, 2
 
@@ -94,6 +97,8 @@ class _Job:
     generation: int = field(compare=False)
     callbacks: list = field(compare=False, default_factory=list)
     dead: bool = field(compare=False, default=False)
+    keep: bool = field(compare=False, default=True)   # put the value in the cache
+    queued_at: float = field(compare=False, default=0.0)   # time.monotonic() of a request
 
 
 class RenderQueue:
@@ -104,6 +109,7 @@ class RenderQueue:
     land in ``cache`` under their key. is_current(generation) tells whether a
     pre-render is still wanted. At most ``max_length`` jobs wait; beyond that new
     pre-renders are dropped, and a request displaces the last pre-render.
+    ``request_times``: how long each request waited until its value was ready (seconds).
     """
 
     def __init__(self, cache: RenderCache, render_batch: Callable, is_current: Callable[[int], bool],
@@ -124,16 +130,21 @@ class RenderQueue:
         self.dropped_full = 0
         self.rendered = 0
         self.errors = 0
+        self.request_times = LatencyRing()
         self._thread = threading.Thread(target=self._run, name="morphsynth-render", daemon=True)
         self._thread.start()
 
     # ---------------------------------------------------------------- producers
-    def submit(self, key: Hashable, generation: int, on_ready: Callable[[Any], None]) -> None:
-        """Render ``key`` ahead of every pre-render, then call ``on_ready(value)`` on the worker."""
+    def submit(self, key: Hashable, generation: int, on_ready: Callable[[Any], None], keep: bool = True) -> None:
+        """Render ``key`` ahead of every pre-render, then call ``on_ready(value)`` on the worker.
+
+        keep False leaves the value out of the cache (one voice's own morph, which moves on:
+        it would only push the current morph's notes out)."""
         with self._cond:
             job = self._live.get((REQUEST, key))
             if job is not None and not job.dead:
                 job.callbacks.append(on_ready)
+                job.keep = job.keep or keep
                 return
             pre = self._live.pop((PRERENDER, key), None)
             if pre is not None:
@@ -141,7 +152,8 @@ class RenderQueue:
             if self._length() >= self.max_length and not self._drop_last_prerender():
                 self.dropped_full += 1
                 return
-            job = _Job((REQUEST, next(self._seq)), key, REQUEST, generation, [on_ready])
+            job = _Job((REQUEST, next(self._seq)), key, REQUEST, generation, [on_ready], keep=keep,
+                       queued_at=time.monotonic())
             self._push(job)
 
     def prerender(self, keys, generation: int, follow=()) -> int:
@@ -297,7 +309,9 @@ class RenderQueue:
             value = self._render_batch([job.key], job.generation)[0]
             if value is None:
                 return
-            self.cache.put(job.key, value)
+            if job.keep:
+                self.cache.put(job.key, value)
             self.rendered += 1
+        self.request_times.add(time.monotonic() - job.queued_at)
         for callback in job.callbacks:
             callback(value)

@@ -35,7 +35,8 @@ from morphsynth.server.engine_voices import (CHANNEL_FIELDS, FREE, HELD, N_CHANN
 from morphsynth.server.envelope import ATTACK, FADE, RELEASE, Adsr
 
 # Counters both sides of a split engine read (slots of ``Engine._counters``).
-_XRUNS, _DROPPED, _BLOCKS, _FRAMES, _CLOCK, _LOST, _LOSSES, _RECOVERIES, _TIMED, _N_COUNTERS = range(10)
+(_XRUNS, _DROPPED, _BLOCKS, _FRAMES, _CLOCK, _LOST, _LOSSES, _RECOVERIES, _TIMED, _BLOCK_SIZE, _LATENCY_NS,
+ _N_COUNTERS) = range(12)
 CALLBACK_TIMES = 1 << 17   # callback durations kept (about 12 minutes of 256-frame blocks at 48 kHz)
 
 
@@ -123,6 +124,10 @@ class Engine:
     callbacks = _counter(_TIMED, doc="Audio callbacks timed so far (see callback_times).")
     device_losses = _counter(_LOSSES, doc="Times the audio output lost its device.")
     device_recoveries = _counter(_RECOVERIES, doc="Times the audio output got its device back.")
+    block_size = _counter(_BLOCK_SIZE, doc="Frames per block the audio output runs at (set when it opens; "
+                                       "0 before).")
+    output_latency_ns = _counter(_LATENCY_NS, doc="Output latency the device reports, in ns (set when the "
+                                             "output opens; 0 for the null clock, -1 if unknown).")
 
     def __init__(self, sample_rate: int = 48000, polyphony: int = 64, max_block: int = 4096,
                  adsr: Adsr = Adsr(), gain_db: float = -6.0, fade_ms: float = 5.0,
@@ -201,13 +206,17 @@ class Engine:
         return self._push(NOTE_ON, (pitch, channel, note_id, _note_velocity(note), generation),
                           (ratio, level, 0.0, 0.0), note)
 
-    def retarget(self, pitch: int, note, generation: int = 0) -> bool:
+    def retarget(self, pitch: int, note, generation: int = 0, channel: int = -1, note_id: int = -1) -> bool:
         """Crossfade every sounding voice of key ``pitch`` that plays a note of the same
         library velocity, rendered for a morph generation not after ``generation``, to
         ``note`` (a new render of that key: same length, same timing), from where each
-        voice is; False if the ring was full."""
+        voice is; False if the ring was full.
+
+        ``channel`` >= 0 names one voice instead (with ``note_id`` when >= 0): ``note`` is
+        a render of that voice's own morph, and from then on only retargets naming it move
+        it; a retarget of the key (``channel`` -1) leaves such voices alone."""
         check_playable(note)
-        return self._push(RETARGET, (pitch, 0, 0, _note_velocity(note), generation), obj=note)
+        return self._push(RETARGET, (pitch, channel, note_id, _note_velocity(note), generation), obj=note)
 
     def note_off(self, pitch: int, channel: int = 0, note_id: int = -1) -> bool:
         """Release held voices of ``pitch`` on ``channel`` (only ``note_id`` when >= 0)."""
@@ -247,6 +256,12 @@ class Engine:
         without waiting for the audio side."""
         sounding = self._sounding()
         return sorted(set(zip(self.pitch[sounding].tolist(), self.note_vel[sounding].tolist())))
+
+    def sounding_notes(self) -> set[tuple[int, int, int]]:
+        """``(channel, pitch, note id)`` of the voices sounding now (control side)."""
+        sounding = self._sounding()
+        return set(zip(self.channel[sounding].tolist(), self.pitch[sounding].tolist(),
+                       self.note_id[sounding].tolist()))
 
     def active_voices(self) -> int:
         return int(np.count_nonzero(self._sounding()))
@@ -420,6 +435,7 @@ class Engine:
         self.pend_slot[v] = -1
         self.prev_buffers[v] = None
         self.pend_notes[v] = None
+        self.own_morph[v] = False
         self.state[v] = HELD
         return v
 
@@ -429,12 +445,19 @@ class Engine:
         pooled = self._pool is not None
         ci = self.ring.ints[slot]
         pitch, velocity, generation = int(ci[0]), int(ci[3]), int(ci[4])
+        channel, note_id = int(ci[1]), int(ci[2])   # channel >= 0: one voice, to its own morph
         new_slot = int(ci[5]) if pooled else -1
         note = self.ring.objects[slot]
         for v in range(self.n_slots):
             if (self.pitch[v] != pitch or self.note_vel[v] != velocity or self.note_gen[v] > generation
                     or not (self.state[v] == HELD or self.state[v] == RELEASED)):
                 continue   # another key, or a voice already playing a newer morph
+            if channel >= 0:
+                if self.channel[v] != channel or (note_id >= 0 and self.note_id[v] != note_id):
+                    continue
+                self.own_morph[v] = True
+            elif self.own_morph[v]:
+                continue   # the key's render would undo this voice's own morph
             self.note_gen[v] = generation
             if pooled:
                 if new_slot == self.voice_slot[v] and self.swap_left[v] == 0:

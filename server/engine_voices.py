@@ -66,6 +66,9 @@ VOICE_FIELDS = (
     Field("voice_slot", "int32", -1, "the note-pool slot the voice plays (split engine)"),
     Field("note_vel", "int32", 0, "the library velocity of the note played"),
     Field("note_gen", "int64", 0, "the morph generation the note was rendered for"),
+    # A voice given a render of a morph of its own (MPE slide or pressure on a morph axis)
+    # is moved only by retargets that name it, so a morph change does not undo its offset.
+    Field("own_morph", "bool", False, "plays a render of its own morph, not the key's"),
     # A sounding voice retargeted to a new render of its key (the morph moved) plays on
     # from the same position and crossfades from its previous buffer over swap_frames; a
     # retarget that arrives during a crossfade waits as the pending note.

@@ -54,6 +54,8 @@ import torch
 
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.core.files import atomic_path
+from morphsynth.core.note_files import detect_pitch, fit_length, fit_note
+from morphsynth.core.pitch import KEY_HIGH, KEY_LOW
 from morphsynth.server.levels import velocity_to_level
 from morphsynth.core.spectral import magnitude_level_db
 
@@ -63,11 +65,9 @@ FORMAT = "morphsynth-library"
 VERSION = "1"
 LOOKUP_MODES = ("nearest", "mean")
 N_AXES = 8
-PITCH_MIN, PITCH_MAX = 21, 108
+PITCH_MIN, PITCH_MAX = KEY_LOW, KEY_HIGH
 USER_FAMILY = "user"
 # A leading-silence trim keeps this much before the first loud sample, so the attack survives.
-TRIM_PREROLL_S = 0.005
-TRIM_THRESHOLD_DB = -50.0
 
 
 @dataclass
@@ -474,63 +474,3 @@ def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progr
     return Library(torch.cat(lat), torch.cat(pit).long(), velocities,
                    torch.tensor(src, dtype=torch.long), names, families, model.model_hash,
                    getattr(model, "name", ""), reference_level_db=reference)
-
-
-# ------------------------------------------------------------ note audio
-def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
-    """``[n]`` → ``[n_samples]`` float32, zero-padded or cut at the end."""
-    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    if audio.size >= n_samples:
-        return np.ascontiguousarray(audio[:n_samples])
-    return np.pad(audio, (0, n_samples - audio.size))
-
-
-def trim_leading_silence(audio: np.ndarray, sample_rate: int, threshold_db: float = TRIM_THRESHOLD_DB) -> np.ndarray:
-    """Drop the silence before the first sample within ``threshold_db`` of the peak."""
-    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    if peak <= 0:
-        return audio
-    loud = np.flatnonzero(np.abs(audio) >= peak * 10 ** (threshold_db / 20))
-    start = max(0, int(loud[0]) - int(TRIM_PREROLL_S * sample_rate))
-    return audio[start:]
-
-
-def fit_note(audio: np.ndarray, n_samples: int, sample_rate: int) -> np.ndarray:
-    """A user's note as the model expects it: trimmed, ``[n_samples]`` float32."""
-    audio = trim_leading_silence(audio, sample_rate)
-    if not np.any(audio):
-        raise MorphsynthError("library add: the note is silent")
-    return fit_length(audio, n_samples)
-
-
-def detect_pitch(audio: np.ndarray, sample_rate: int) -> int:
-    """MIDI pitch of a steady note ``[n_samples]`` (autocorrelation f0), rounded."""
-    from morphsynth.core.pitch import autocorrelation_f0
-
-    f0 = autocorrelation_f0(audio, sample_rate)
-    if f0 <= 0:
-        raise MorphsynthError("library add: no pitch detected in the note; give its pitch")
-    pitch = int(round(69 + 12 * math.log2(f0 / 440.0)))
-    if not PITCH_MIN <= pitch <= PITCH_MAX:
-        raise MorphsynthError(f"library add: detected pitch {pitch} ({f0:.1f} Hz) is outside "
-                              f"{PITCH_MIN}-{PITCH_MAX}; give its pitch")
-    return pitch
-
-
-def read_note(path: str | Path, sample_rate: int) -> np.ndarray:
-    """A sound file as mono float32 ``[n_samples]`` at ``sample_rate`` (soxr resampling)."""
-    import soundfile as sf
-
-    from morphsynth.core.resample import resample
-
-    path = Path(path)
-    if not path.is_file():
-        raise MorphsynthError(f"{path}: audio file not found")
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise MorphsynthError(f"{path}: not a readable sound file ({str(exc).splitlines()[0]})") from None
-    if audio.shape[0] == 0:
-        raise MorphsynthError(f"{path}: sound file is empty")
-    return resample(audio.mean(axis=1), int(rate), int(sample_rate))

@@ -1,10 +1,14 @@
 """MIDI input (mido over python-rtmidi) mapped onto the control state.
 
 Note on/off with velocity, sustain pedal (CC64), pitch bend with its range set by
-RPN 0 (default +-2 semitones), a configured CC map to morph controls (x, y, gain,
-knobN), program change to source presets, and MPE: with ``mpe`` on, channels 2-16
+RPN 0 (default +-2 semitones), the CC map to morph controls (x, y, gain, knobN; the
+live one in ``Controls.cc_map``, which presets change), program change to presets
+(:meth:`MidiMapper.program`), and MPE: with ``mpe`` on, channels 2-16
 are member channels whose bend (+-48 semitones by default) and pressure act only on
-the notes started on them, while channel 1's bend moves every note.
+the notes started on them, while channel 1's bend moves every note. A member channel's
+slide (CC74) and pressure can also move its note's own morph along an axis
+(``mpe_slide``, ``mpe_pressure``: x, y or a knob; :mod:`morphsynth.server.voice_morph`);
+pressure scales the note's amplitude unless configured otherwise.
 
 The rtmidi API is chosen by config: ``auto`` lets rtmidi pick (ALSA on Linux,
 CoreMIDI on macOS); ``UNIX_JACK`` is for machines with JACK but no ALSA sequencer.
@@ -12,6 +16,7 @@ CoreMIDI on macOS); ``UNIX_JACK`` is for machines with JACK but no ALSA sequence
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -24,6 +29,10 @@ from morphsynth.server.server_config import MidiSettings
 log = logging.getLogger("morphsynth.midi")
 
 KNOB_RANGE_SD = 3.0  # a knob CC sweeps -3..+3 standard deviations, 64 near the centre
+SLIDE_CC = 74        # MPE's slide (the third dimension of touch)
+# Ids of the notes on MPE member channels: above any OSC client's id (0..2**31-1), so
+# that one note's own morph reaches its voice alone.
+MPE_NOTE_IDS = 1 << 40
 
 
 def pitchwheel_to_semitones(value: int, bend_range: float) -> float:
@@ -33,6 +42,17 @@ def pitchwheel_to_semitones(value: int, bend_range: float) -> float:
 
 def cc_to_unit(value: int) -> float:
     return value / 127.0
+
+
+def slide_to_offset(value: int) -> float:
+    """CC ``0..127`` to ``-1..1`` with 64 exactly 0: MPE controllers rest slide at 64."""
+    return (value - 64) / (63.0 if value >= 64 else 64.0)
+
+
+def axis_scale(axis: str) -> float:
+    """An MPE unit offset (slide -1..1, pressure 0..1) in ``axis`` units: the pad's for x
+    and y, ``KNOB_RANGE_SD`` standard deviations for a knob (as the CC map's knobs)."""
+    return 1.0 if axis in ("x", "y") else KNOB_RANGE_SD
 
 
 def cc_to_db(value: int) -> float:
@@ -56,6 +76,11 @@ class MidiMapper:
         self.pedals: set[int] = set()
         self._held_lock = threading.Lock()
         self.released_on_disconnect = 0
+        self._note_ids = itertools.count(MPE_NOTE_IDS)
+        self._member_notes: dict[int, tuple[int, int]] = {}   # member channel -> (pitch, note id) held
+        # Member channel -> {source: (axis, offset)}: channel state, so a note struck after
+        # its slide or pressure was sent starts from them.
+        self._member_offsets: dict[int, dict[str, tuple[str, float]]] = {}
 
     def handle(self, msg) -> None:
         """Apply one mido message; user-level problems are logged, never raised."""
@@ -73,25 +98,70 @@ class MidiMapper:
             if 21 <= msg.note <= 108:
                 with self._held_lock:
                     (self.held.add if msg.velocity else self.held.discard)((ch, msg.note))
-                self.c.note_on(msg.note, msg.velocity, ch)
+                if msg.velocity and self._member(ch):
+                    self._member_note_on(ch, msg.note, msg.velocity)
+                else:
+                    self._member_note_off(ch, msg.note)
+                    self.c.note_on(msg.note, msg.velocity, ch)
         elif kind == "note_off":
             with self._held_lock:
                 self.held.discard((ch, msg.note))
+            self._member_note_off(ch, msg.note)
             self.c.note_off(msg.note, ch)
         elif kind == "pitchwheel":
             self.c.bend(pitchwheel_to_semitones(msg.pitch, self.bend_range[ch]), ch)
+        elif kind in ("aftertouch", "polytouch") and self._member(ch) and self.s.mpe_pressure != "gain":
+            self._member_axis(ch, "pressure", self.s.mpe_pressure, cc_to_unit(msg.value))
         elif kind == "aftertouch":
             self.c.pressure(cc_to_unit(msg.value), ch)
-        elif kind == "polytouch" and self.s.mpe and ch != 0:
+        elif kind == "polytouch" and self._member(ch):
             # Per-note pressure: only an MPE member channel holds a single note.
             self.c.pressure(cc_to_unit(msg.value), ch)
         elif kind == "program_change":
-            preset = self.s.presets.get(msg.program)
-            if preset is None:
-                raise MorphsynthError(f"program {msg.program}: no preset in midi.presets")
-            self.c.set_sources(list(preset))
+            self.program(msg.program)
         elif kind == "control_change":
             self._control(ch, msg.control, msg.value)
+
+    def program(self, number: int) -> None:
+        """Program change: ``midi.presets`` maps ``number`` to a preset name or to a list of
+        sources (at the XY corners); a number it does not list recalls the preset file
+        named by the number (``5.yaml``)."""
+        target = self.s.presets.get(number)
+        if isinstance(target, list):
+            self.c.set_sources(list(target))
+            return
+        try:
+            self.c.load_preset(target if target is not None else str(number))
+        except MorphsynthError as exc:
+            raise MorphsynthError(f"program {number}: {exc}") from None
+
+    def _member(self, ch: int) -> bool:
+        return self.s.mpe and ch != 0
+
+    def _member_note_on(self, ch: int, pitch: int, velocity: int) -> None:
+        """A note on an MPE member channel: an id of its own, and the channel's slide and
+        pressure offsets from the start."""
+        note_id = next(self._note_ids)
+        self._member_notes[ch] = (pitch, note_id)
+        self.c.note_on(pitch, velocity, ch, note_id)
+        for source, (axis, offset) in self._member_offsets.get(ch, {}).items():
+            if offset:
+                self.c.voice_offset(ch, pitch, note_id, source, axis, offset)
+
+    def _member_note_off(self, ch: int, pitch: int) -> None:
+        if self._member_notes.get(ch, (-1, -1))[0] == pitch:
+            del self._member_notes[ch]
+
+    def _member_axis(self, ch: int, source: str, axis: str, unit: float) -> None:
+        """Slide or pressure (``unit``: -1..1 or 0..1) on member channel ``ch`` moves the
+        morph of the note held there along ``axis`` (``none``: nothing)."""
+        if axis == "none":
+            return
+        offset = unit * axis_scale(axis)
+        self._member_offsets.setdefault(ch, {})[source] = (axis, offset)
+        held = self._member_notes.get(ch)
+        if held is not None:
+            self.c.voice_offset(ch, held[0], held[1], source, axis, offset)
 
     def release_all(self) -> int:
         """Note-off for every key held from MIDI and pedal up: the sender is gone. Returns the count."""
@@ -99,6 +169,7 @@ class MidiMapper:
             held, pedals = sorted(self.held), sorted(self.pedals)
             self.held.clear()
             self.pedals.clear()
+        self._member_notes.clear()
         for ch, note in held:
             self.c.note_off(note, ch)
         for ch in pedals:
@@ -124,9 +195,12 @@ class MidiMapper:
             with self._held_lock:
                 self.held.clear()
                 self.pedals.clear()
+            self._member_notes.clear()
             self.c.panic()
-        elif cc in self.s.cc_map:
-            target = self.s.cc_map[cc]
+        elif cc == SLIDE_CC and self._member(ch) and self.s.mpe_slide != "none":
+            self._member_axis(ch, "slide", self.s.mpe_slide, slide_to_offset(value))
+        else:
+            target = self.c.cc_map.get(cc, "")   # one read: a preset load may swap the map
             if target == "x":
                 self.c.set_xy(cc_to_unit(value), self.c.y)
             elif target == "y":

@@ -132,6 +132,20 @@ def xy_weights(x: float, y: float) -> tuple[float, float, float, float]:
     return ((1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y)
 
 
+def pad_weights(n_sources: int, x: float, y: float) -> tuple[float, ...]:
+    """The weights of ``n_sources`` sources at pad position (x, y): two share x, three take
+    the first three corners (renormalised), four or more the corners (the rest weigh 0)."""
+    if n_sources == 1:
+        return (1.0,)
+    if n_sources == 2:
+        return (1.0 - x, x) if 0.0 < x < 1.0 else ((1.0, 0.0) if x <= 0.0 else (0.0, 1.0))
+    corners = xy_weights(x, y)
+    if n_sources == 3:
+        w = corners[:3]
+        return w if sum(w) > 0 else (1 / 3, 1 / 3, 1 / 3)
+    return corners + (0.0,) * (n_sources - 4)
+
+
 def xy_morph(sources, x: float, y: float, knobs: tuple[float, ...] = ()) -> Morph:
     """A morph of the first four ``sources`` placed at the corners of the XY square."""
     sources = tuple(sources)

@@ -4,7 +4,7 @@
 :data:`~morphsynth.server.address_space.TABLE` (named by ``Address.handler``); each gets
 values already checked against the table, writes into
 :class:`~morphsynth.server.control.Controls` and returns a reply or None. A handler of an
-asynchronous address (``/render``, ``/library/add``, ``/sync``) checks what it can at once
+asynchronous address (``/render``, ``/export``, ``/library/add``, ``/sync``) checks what it can at once
 and leaves the rest to :class:`JobQueue`, so that the handler returns at once; the job
 answers ``/done``, ``/synced`` or ``/fail`` itself when it has run.
 """
@@ -85,6 +85,9 @@ class Handlers:
     def note_bend(self, s, pitch, semitones, note_id):
         self.c.note_bend(pitch, semitones, 0, note_id)
 
+    def note_morph(self, s, pitch, axis, offset, note_id):
+        self.c.voice_offset(0, pitch, note_id, "osc", axis, offset)
+
     def bend(self, s, semitones):
         self.c.bend(semitones, 0)
 
@@ -112,6 +115,9 @@ class Handlers:
     def knob(self, s, index, value):
         self.c.set_knob(index, value)
 
+    def morph_follow(self, s, on):
+        self.c.set_follow(bool(on))
+
     def adsr(self, s, attack, decay, sustain, release):
         self.c.set_adsr(attack, decay, sustain, release)
 
@@ -137,6 +143,35 @@ class Handlers:
         confined_path(self.c.output_dir, path, "render")
         self.jobs.submit(job)
 
+    def export(self, s, folder, fmt, step, lowest, highest):
+        from morphsynth.server import export
+        from morphsynth.server.control import confined_path
+
+        # Everything the message says is checked now, so a mistake fails at once and not after the queue.
+        export.check_format(fmt)
+        if highest < lowest:
+            raise MorphsynthError(f"export: highest key {highest} is below lowest {lowest}")
+        target = confined_path(self.c.output_dir, folder, "export")
+        if target.exists() and not target.is_dir():
+            raise MorphsynthError(f"export: '{folder}' is a file, not a folder")
+        morph = self.c.current_morph().validate()
+
+        def job():
+            try:
+                # Re-check inside the job: a symlinked folder could have been swapped in meanwhile.
+                out = confined_path(self.c.output_dir, folder, "export")
+                export.export_instruments(self.c.renderer, export.single(out.name, morph), out, fmt,
+                                          export.key_range(lowest, highest, step),
+                                          progress=lambda done, total: self.c.notify("/export/progress", done, total))
+            except MorphsynthError as exc:
+                s.fail("/export", one_line(exc))
+            except Exception as exc:
+                s.fail("/export", f"internal error: {type(exc).__name__}: {one_line(exc)}")
+            else:
+                s.send("/done", "/export", folder)
+
+        self.jobs.submit(job)
+
     def library_list(self, s, text):
         return ("/library/list.reply", *self.c.library_names(text))
 
@@ -157,6 +192,38 @@ class Handlers:
 
         self.jobs.submit(job)
 
+    def model_load(self, s, path, library):
+        from morphsynth.server.hotswap import model_paths
+
+        # A bad path fails at once, not after the queue.
+        model_paths(self.c.models_dir, path, library)
+        self._submit(s, "/model/load", lambda: self.c.load_model(path, library), path)
+
+    def library_load(self, s, path):
+        from morphsynth.server.hotswap import library_path
+
+        library_path(self.c.models_dir, path)
+        self._submit(s, "/library/load", lambda: self.c.load_library(path), path)
+
+    def _submit(self, s, address: str, work: Callable[[], object], *done) -> None:
+        """Run ``work`` on the job queue; it answers ``/done address *done`` or ``/fail``."""
+        def job():
+            try:
+                work()
+            except MorphsynthError as exc:
+                s.fail(address, one_line(exc))
+            except Exception as exc:
+                s.fail(address, f"internal error: {type(exc).__name__}: {one_line(exc)}")
+            else:
+                s.send("/done", address, *done)
+
+        self.jobs.submit(job)
+
+    def latency(self, s):
+        from morphsynth.server.latency import latency_reply
+
+        return ("/latency.reply", *latency_reply(self.c.engine, self.c.renderer))
+
     def status(self, s):
         i = self.info()
         return ("/status.reply", int(i["active_voices"]), int(i["polyphony"]), int(i["hits"]),
@@ -166,12 +233,35 @@ class Handlers:
                 float(i["sample_rate"]))
 
     def notify(self, s, on, port):
-        if on:
-            target = s if port is None else UdpSender(self.server, (s.host, port))
-            self.server.register(s.key, target)
-        else:
+        if not on:
             self.server.unregister(s.key)
-        return ("/done", "/notify")
+            return ("/done", "/notify")
+        target = s if port is None else UdpSender(self.server, (s.host, port))
+        self.server.register(s.key, target)
+        s.send("/done", "/notify")
+        # A new controller starts in sync: the whole state first, then each change.
+        for message in self.c.state_messages():
+            self.server.notify_one(s.key, *message)
+        return None
+
+    def preset_save(self, s, name):
+        self.c.save_preset(name)
+        return ("/done", "/preset/save", name)
+
+    def preset_load(self, s, name):
+        self.c.load_preset(name)
+        return ("/done", "/preset/load", name)
+
+    def preset_list(self, s):
+        return ("/preset/list.reply", *self.c.preset_names())
+
+    def describe(self, s):
+        from morphsynth.server.address_space import describe_rows
+
+        rows = describe_rows()
+        for row in rows:
+            s.send("/describe.reply", *row)
+        return ("/done", "/describe", len(rows))
 
     def reply_port(self, s, port):
         self.server.reply_ports[s.key] = (s.host, port)

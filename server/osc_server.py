@@ -3,6 +3,9 @@
 * :class:`OscServer` owns the sockets (one UDP socket, one TCP listener), a
   scheduler thread for bundles with future timetags, and the
   :class:`~morphsynth.server.osc_handlers.JobQueue` worker for asynchronous commands.
+* Notifications to the clients registered with ``/notify 1`` leave from a thread of their
+  own (:meth:`OscServer.notify` only queues them), so a slow client never holds up the OSC,
+  MIDI or render thread whose state change they echo.
 * :meth:`OscServer.feed` takes one raw packet and a
   :class:`~morphsynth.server.osc_senders.Sender`; it is what the socket threads call,
   and what socket-free tests call directly.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import queue
 import socket
 import struct
 import threading
@@ -44,6 +48,7 @@ MAX_SCHEDULED = 4096           # bundles waiting for a future timetag
 MAX_SCHEDULED_BYTES = 4 << 20  # and their bytes (4,096 packets of 64 KB would be 256 MB)
 MAX_SCHEDULE_AHEAD_S = 3600    # a timetag further ahead is refused, not kept for years
 MAX_TCP_CONNECTIONS = 64
+MAX_NOTIFY_QUEUE = 4096        # notifications waiting to be sent; beyond, they are counted and dropped
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 
 
@@ -75,6 +80,8 @@ class OscServer:
         self.reply_ports: dict[tuple, tuple[str, int]] = {}
         self._notify: dict[tuple, Sender] = {}
         self._notify_lock = threading.Lock()
+        self._outbox: queue.Queue = queue.Queue(maxsize=MAX_NOTIFY_QUEUE)
+        self.notify_dropped = 0
         self.jobs = JobQueue()
         self.handlers = Handlers(controls, self.jobs, self, info)
         self.dispatcher = Dispatcher(strict_timing=False)
@@ -92,6 +99,7 @@ class OscServer:
         self._tcp: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._start_thread(self._schedule_loop, "osc-scheduler")
+        self._start_thread(self._notify_loop, "osc-notify")
 
     # ------------------------------------------------------------------ dispatch
 
@@ -214,14 +222,45 @@ class OscServer:
             self._notify.pop(key, None)
 
     def notify(self, address: str, *args) -> None:
-        """Send ``address args`` to every registered client."""
+        """Queue ``address args`` for every client registered now (one that registers later gets
+        the state it registers in, not changes made before)."""
         with self._notify_lock:
             targets = list(self._notify.items())
-        for key, target in targets:
-            if isinstance(target, TcpSender) and target.closed:
-                self.unregister(key)
+        if targets:
+            self._post((targets, address, args))
+
+    def notify_one(self, key: tuple, address: str, *args) -> None:
+        """Queue ``address args`` for the client registered as ``key`` only (behind what is queued)."""
+        with self._notify_lock:
+            target = self._notify.get(key)
+        if target is not None:
+            self._post(([(key, target)], address, args))
+
+    def _post(self, item) -> None:
+        try:
+            self._outbox.put_nowait(item)
+        except queue.Full:
+            self.notify_dropped += 1
+
+    def _notify_loop(self) -> None:
+        while True:
+            try:
+                item = self._outbox.get(timeout=0.2)
+            except queue.Empty:
+                if not self._running:
+                    return
                 continue
-            target.send(address, *args)
+            if item is None:
+                return
+            targets, address, args = item
+            for key, target in targets:
+                if isinstance(target, TcpSender) and target.closed:
+                    self.unregister(key)
+                    continue
+                try:
+                    target.send(address, *args)
+                except Exception:  # one client's failure must not stop the others' notifications
+                    log.exception("notification %s", address)
 
     # ------------------------------------------------------------------ sockets
 
@@ -385,6 +424,7 @@ class OscServer:
         self._running = False
         with self._sched_cv:
             self._sched_cv.notify_all()
+        self._post(None)
         for sock in (self._udp, self._tcp, *list(self._conns)):
             if sock is not None:
                 try:

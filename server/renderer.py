@@ -26,7 +26,8 @@ import torch
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.cache import RenderCache, RenderQueue
 from morphsynth.server.levels import velocity_to_level
-from morphsynth.server.library import PITCH_MAX, PITCH_MIN, Library, check_model, read_note
+from morphsynth.core.note_files import load_note
+from morphsynth.server.library import PITCH_MAX, PITCH_MIN, Library, check_model
 from morphsynth.server.morph import Morph, mix_latents, normalise_weights, ramp_frame_blend
 from morphsynth.core.resample import resample
 
@@ -41,6 +42,7 @@ MAX_LOOP_GAIN = 4.0  # the most the level of a loop's end is corrected (12 dB)
 LEVEL_WINDOW_S = 0.02  # shortest window measuring a loop's level at each end (two periods when longer)
 SEAM_S = 0.003  # shortest blend around a loop seam (one period when that is longer)
 RECENT_KEYS = 128
+OWN_MORPHS = 256  # voices' own morphs kept for their renders (one waits per voice at most)
 
 
 @dataclass
@@ -246,10 +248,16 @@ class Renderer:
         # the library half-updated; the version keeps notes of a replaced source out of the cache keys.
         self._library_lock = threading.Lock()
         self._library_version = 0
+        # Held by every batch and by swap(): a batch renders with one model and library.
+        self._parts_lock = threading.RLock()
+        self._swap_version = 0   # keys of an older library version were queued before a swap
         self._morph: Morph | None = None
         self._mkey: tuple = ()
         self._generation = 0
         self._morphs: OrderedDict[tuple, Morph] = OrderedDict()
+        # Voices' own morphs (request_note) waiting to render, apart from the live ones so
+        # that a sliding voice never pushes the current morph out before its pre-renders run.
+        self._own_morphs: OrderedDict[tuple, Morph] = OrderedDict()
         self._recent: OrderedDict[tuple[int, int], None] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -273,11 +281,12 @@ class Renderer:
     def morph(self) -> Morph | None:
         return self._morph
 
-    def check_morph(self, morph: Morph) -> Morph:
-        """Validate ``morph`` against the library; returns it with source names resolved."""
+    def check_morph(self, morph: Morph, library: Library | None = None) -> Morph:
+        """Validate ``morph`` against the library (or ``library``); returns it with source names resolved."""
         morph.validate()
-        names = tuple(self.library.resolve(s) for s in morph.sources)
-        self.library.knob_offset(morph.knobs)  # raises on too many knobs
+        library = library or self.library
+        names = tuple(library.resolve(s) for s in morph.sources)
+        library.knob_offset(morph.knobs)  # raises on too many knobs
         return Morph(names, morph.weights, morph.interp, morph.knobs, morph.ramp)
 
     def set_morph(self, morph: Morph, follow=(), on_follow: Callable[[RenderedNote], None] | None = None) -> None:
@@ -359,6 +368,26 @@ class Renderer:
         pitch, velocity = check_key(pitch, velocity)
         self.queue.submit(self._key(mkey, pitch, velocity), gen, on_ready)
 
+    def request_note(self, morph: Morph, pitch: int, velocity: int, on_ready: Callable[[RenderedNote], None]) -> None:
+        """Render ``morph`` (any morph: one voice's own) for a key at top priority on the
+        worker, then ``on_ready(note)`` there; from the cache at once when it has the note.
+        The render is not cached: a voice's morph moves on."""
+        pitch, velocity = check_key(pitch, velocity)
+        morph = self.check_morph(morph)
+        mkey = morph.cache_key()
+        key = self._key(mkey, pitch, velocity)
+        note = self.cache.get(key)
+        if note is not None:
+            on_ready(note)
+            return
+        with self._lock:
+            self._own_morphs[mkey] = morph
+            self._own_morphs.move_to_end(mkey)
+            while len(self._own_morphs) > OWN_MORPHS:
+                self._own_morphs.popitem(last=False)
+            gen = self._generation
+        self.queue.submit(key, gen, on_ready, keep=False)
+
     # ------------------------------------------------------------ synchronous
     def render(self, morph: Morph, pitch: int, velocity: int, duration_s: float | None = None) -> np.ndarray:
         """One note, float32 mono at ``out_rate``; ``duration_s`` None keeps the model's 4 s.
@@ -386,12 +415,51 @@ class Renderer:
             self.cache.put(key, note)
         return note
 
-    def add_source(self, audio_path: str, name: str, pitch: int | None = None) -> None:
-        """Encode a user's note file into the library as source ``name``."""
-        audio = read_note(audio_path, self.model.stft.sample_rate)
+    def add_source(self, audio_path: str, name: str, pitch: int | None = None) -> int:
+        """Encode a user's note file into the library as source ``name`` (checked first:
+        :mod:`morphsynth.core.note_files`); returns the pitch it was added at."""
+        audio, pitch = load_note(audio_path, self.model.stft.sample_rate, pitch)
         with self._library_lock:
-            self.library.add_note(self.model, audio, name, pitch)
+            pitch = self.library.add_note(self.model, audio, name, pitch)
             self._library_version += 1
+        return pitch
+
+    # ------------------------------------------------------------ hot swap
+    def swap(self, model, library: Library, morph: Morph) -> None:
+        """Render with ``model`` and ``library`` from now on, at ``morph``; nothing changes on error.
+
+        ``library`` must be ``model``'s and hold ``morph``'s sources; it takes the served
+        library's lookup mode. A batch being rendered finishes with the old pair first. The
+        cache is emptied, and the new keys (model hash, library version) never meet a note
+        of the old pair; notes requested before the swap and not yet rendered come from the
+        new pair (their own morph where the new library has its sources, else ``morph``).
+        Queued pre-renders of the old pair are dropped and the recently played keys
+        pre-rendered again. Voices already playing keep their rendered audio.
+        """
+        check_model(library, model, "swap")
+        library.mode = self.library.mode
+        morph = self.check_morph(morph, library)
+        with self._parts_lock, self._library_lock:
+            with self._lock:
+                self.model, self.library = model, library
+                self._base_key = (model.model_hash, self.out_rate, self.phase, self.n_iter, library.mode)
+                self._library_version += 1
+                self._swap_version = self._library_version
+                self._morph, self._mkey = morph, morph.cache_key()
+                self._generation += 1
+                self._remember(self._mkey, morph)
+            self.cache.clear()
+        self.set_morph(morph)
+
+    def _morph_after_swap(self, morph: Morph | None) -> Morph | None:
+        """What a note queued before a swap renders: its morph if the new library has its
+        sources, else the current morph."""
+        if morph is None:
+            return self._morph
+        try:
+            return self.check_morph(morph)
+        except MorphsynthError:
+            return self._morph
 
     def stats(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "queue_length": len(self.queue),
@@ -408,9 +476,18 @@ class Renderer:
 
     # ---------------------------------------------------------------- batches
     def _render_keys(self, keys: list[tuple], generation: int) -> list[RenderedNote | None]:
+        # Under the lock a swap takes: the keys' morphs are chosen for the library they render with.
+        with self._parts_lock:
+            return self._render_keys_now(keys)
+
+    def _render_keys_now(self, keys: list[tuple]) -> list[RenderedNote | None]:
         items = []
-        for _, _, mkey, pitch, velocity in keys:
+        for _, version, mkey, pitch, velocity in keys:
             morph = self._morphs.get(mkey)
+            if morph is None:
+                morph = self._own_morphs.get(mkey)
+            if version < self._swap_version:
+                morph = self._morph_after_swap(morph)
             if morph is None:
                 return [None] * len(keys)
             items.append((morph, pitch, velocity))
@@ -465,7 +542,12 @@ class Renderer:
         return torch.stack(out)
 
     def render_batch(self, items: list[tuple[Morph, int, int]]) -> list[RenderedNote]:
-        """Render (morph, pitch, velocity) items (validated morphs) as one batch."""
+        """Render (morph, pitch, velocity) items (validated morphs) as one batch, with one
+        model and library throughout (:meth:`swap` waits for the batch)."""
+        with self._parts_lock:
+            return self._render_batch(items)
+
+    def _render_batch(self, items: list[tuple[Morph, int, int]]) -> list[RenderedNote]:
         stft = self.model.stft
         mags = self.render_magnitudes(items)
         audio = reconstruct_phase(mags, self.phase, self.n_iter, stft.n_fft, stft.hop)  # [batch, n_samples]

@@ -104,6 +104,10 @@ class MorphSettings:
             raise ValueError(f"follow_xfade_ms: {self.follow_xfade_ms} is outside 1..1000")
 
 
+# What MPE slide and pressure can move (morphsynth.server.voice_morph.AXES, or nothing).
+MPE_AXES = ("x", "y") + tuple(f"knob{i}" for i in range(8)) + ("none",)
+
+
 @dataclass
 class MidiSettings:
     port: str = "virtual"             # "virtual", "none", or the name of an existing input port
@@ -112,27 +116,52 @@ class MidiSettings:
     bend_range: float = 2.0           # semitones, until RPN 0 changes it
     mpe: bool = True                  # channels 2-16 carry per-note bend and pressure
     mpe_bend_range: float = 48.0
+    # MPE slide (CC74 on a member channel) and pressure move that note's own morph along an
+    # axis: x or y of the pad, knob0..knob7, or none; pressure may instead scale its gain.
+    mpe_slide: str = "knob0"
+    mpe_pressure: str = "gain"
     cc_map: dict[int, str] = field(default_factory=lambda: {1: "x", 2: "y", 74: "knob0"})
-    # Program change number -> source names (at the XY corners).
-    presets: dict[int, list[str]] = field(default_factory=dict)
+    # Program change number -> source names (at the XY corners), or the name of a preset file;
+    # a program not listed recalls the preset file named by its number, if there is one.
+    presets: dict[int, list[str] | str] = field(default_factory=dict)
 
     def validate(self) -> None:
-        for cc, target in self.cc_map.items():
-            if not 0 <= cc <= 127:
-                raise ValueError(f"midi.cc_map: {cc} is not a controller number (0..127)")
-            if cc in (6, 38, 64, 100, 101, 120, 121, 123):
-                raise ValueError(f"midi.cc_map: CC{cc} is reserved (RPN, sustain, all-off)")
-            if not (target in ("x", "y", "gain") or (target.startswith("knob") and target[4:].isdigit())):
-                raise ValueError(f"midi.cc_map.{cc}: '{target}' is not x, y, gain or knobN")
-        for program in self.presets:
+        check_cc_map(self.cc_map, "midi.cc_map")
+        for key, allowed in (("mpe_slide", MPE_AXES), ("mpe_pressure", ("gain",) + MPE_AXES)):
+            value = getattr(self, key)
+            if value not in allowed:
+                raise ValueError(f"{key}: '{value}' is not {', '.join(allowed[:-1])} or {allowed[-1]}")
+        from morphsynth.core.errors import MorphsynthError
+        from morphsynth.server.presets import check_name  # presets imports this module
+
+        for program, target in self.presets.items():
             if not 0 <= program <= 127:
                 raise ValueError(f"midi.presets: {program} is not a program number (0..127)")
+            if isinstance(target, str):
+                try:
+                    check_name(target)
+                except MorphsynthError as exc:
+                    raise ValueError(f"midi.presets.{program}: {exc}") from None
+
+
+def check_cc_map(cc_map: dict[int, str], key: str) -> None:
+    """ValueError naming ``key`` unless every entry maps a free controller to x, y, gain or knob0..knob7."""
+    for cc, target in cc_map.items():
+        if not 0 <= cc <= 127:
+            raise ValueError(f"{key}: {cc} is not a controller number (0..127)")
+        if cc in (6, 38, 64, 100, 101, 120, 121, 123):
+            raise ValueError(f"{key}: CC{cc} is reserved (RPN, sustain, all-off)")
+        if not (target in ("x", "y", "gain") or (target.startswith("knob") and target[4:].isdigit()
+                                                 and int(target[4:]) < 8)):
+            raise ValueError(f"{key}.{cc}: '{target}' is not x, y, gain or knob0..knob7")
 
 
 @dataclass
 class PathSettings:
     output_dir: str = "renders"       # /render writes only inside this folder
     input_dir: str = "."              # /library/add reads only inside this folder
+    presets_dir: str | None = None    # /preset/save and /preset/load; None = ~/Documents/morphsynth/presets
+    models_dir: str | None = None     # /model/load, /library/load read only inside; None = the served model's parent
 
 
 @dataclass
@@ -151,6 +180,24 @@ class RendererSettings:
 
 
 @dataclass
+class WebSettings:
+    enabled: bool = True              # the browser control surface (server/web.py)
+    host: str | None = None           # None = osc.host; off loopback, osc.allow lists who may connect
+    port: int | None = None           # None = the OSC UDP port + 1 (a free one when osc.port is 0); 0 = a free one
+
+    def validate(self) -> None:
+        if self.port is not None and not 0 <= self.port <= 65535:
+            raise ValueError(f"port: {self.port} is not a port number (0..65535)")
+
+    def bind(self, osc: OscSettings, osc_udp_port: int) -> tuple[str, int]:
+        """``(host, port)`` to listen on, given the OSC settings and the UDP port OSC got."""
+        host = self.host or osc.host
+        if self.port is not None:
+            return host, self.port
+        return host, (osc_udp_port + 1 if 0 < osc.port < 65535 else 0)
+
+
+@dataclass
 class ServeConfig:
     model: str | None = None          # a model folder; None = the shipped model
     library: str | None = None        # None = <model>/library.safetensors
@@ -161,6 +208,7 @@ class ServeConfig:
     midi: MidiSettings = field(default_factory=MidiSettings)
     paths: PathSettings = field(default_factory=PathSettings)
     renderer: RendererSettings = field(default_factory=RendererSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 def load_serve_config(path: str | Path | None = None) -> ServeConfig:

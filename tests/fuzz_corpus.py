@@ -91,6 +91,10 @@ def valid_messages() -> list[bytes]:
         build_message("/render", "fuzz.wav", 60, 100, 0.1), build_message("/library/list"),
         build_message("/library/add", "missing.wav", "x"), build_message("/status"),
         build_message("/notify", 0), build_message("/sync", 3),
+        build_message("/preset/save", "fuzz"), build_message("/preset/load", "fuzz"),
+        build_message("/preset/list"), build_message("/describe"),
+        build_message("/model/load", "missing"), build_message("/library/load", "missing.safetensors"),
+        build_message("/latency"),
     ]
 
 
@@ -485,6 +489,7 @@ def build_fuzz_server(model_dir: Path, library: Path, out_dir: Path, udp_port: i
     cfg.osc.tcp_port = tcp_port
     cfg.paths.output_dir = str(Path(out_dir) / "out")
     cfg.paths.input_dir = str(Path(out_dir) / "in")
+    cfg.paths.presets_dir = str(Path(out_dir) / "presets")   # never the user's own presets
     Path(cfg.paths.input_dir).mkdir(parents=True, exist_ok=True)
     return SynthServer(cfg, neural_renderer(model_dir, library))
 

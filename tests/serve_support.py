@@ -5,6 +5,7 @@
 * :func:`env_without_jack`: this environment minus the session's JACK_* variables.
 * :func:`one_line_error`: the one stderr line of a process that failed cleanly.
 * :func:`wait_for_status_reply`: send /status until a server subprocess answers.
+* :func:`pump`: run an engine block by block until a condition holds.
 
 Functions, not fixtures: the programs under ``tests/scripts/`` use them too.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import os
 import socket
 import time
+
+import numpy as np
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
@@ -62,3 +65,16 @@ def wait_for_status_reply(client, proc, timeout: float = 90.0) -> None:
         except (StopIteration, TimeoutError, OSError):
             pass
         assert time.monotonic() < deadline, "server did not answer /status"
+
+
+def pump(engine, until, timeout: float = 30.0, block: int = 256, pause: float = 0.002) -> bool:
+    """Run ``engine`` block by block (as the audio thread would) until ``until()``; False
+    after ``timeout`` seconds."""
+    out = np.zeros(block, np.float32)
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > deadline:
+            return False
+        engine.process(out)
+        time.sleep(pause)
+    return True

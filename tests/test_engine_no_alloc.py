@@ -224,6 +224,8 @@ def play_round(eng: Engine, block, seen: set[str]) -> None:
         eng.retarget(36 + i, notes[(i + 1) % 24])
     run(1, size=64)
     eng.retarget(36, notes[7])
+    eng.retarget(39, notes[9], channel=3, note_id=3)   # one voice to a morph of its own (MPE)
+    eng.retarget(39, notes[10])                         # which the key's renders leave alone
     run(6)
     eng.set_adsr(Adsr(0.01, 0.1, 0.5, 0.05))
     eng.set_gain_db(6.0)

@@ -7,7 +7,8 @@ import torch
 
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import main
-from morphsynth.server.library import Library, fit_note, principal_axes, read_note
+from morphsynth.core.note_files import fit_note, load_note
+from morphsynth.server.library import Library, principal_axes
 from morphsynth.training.nsynth import list_examples
 from morphsynth.training.soundfont import FLUID_R3, render_note
 from test_audio_support import small_cae_dir
@@ -203,12 +204,13 @@ def test_library_add_keeps_the_level_of_the_file_when_rendered_at_its_own_key(bu
     assert lib.gain_for(lib.names[0], 67, 100) == 0.0
 
 
-def test_read_note_resamples_with_soxr(tmp_path):
+def test_load_note_resamples_with_soxr_and_detects_the_pitch(tmp_path):
     sr = 48000
     tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(sr) / sr)
     sf.write(tmp_path / "t.wav", tone, sr)
-    out = read_note(tmp_path / "t.wav", 16000)
+    out, pitch = load_note(tmp_path / "t.wav", 16000)
     assert out.shape == (16000,) and out.dtype == np.float32
+    assert pitch == 83             # 1000 Hz is 13 cents above B5
     spec = np.abs(np.fft.rfft(out[2000:14000]))
     assert abs(np.argmax(spec) * 16000 / 12000 - 1000) < 3
 
@@ -218,7 +220,7 @@ def test_read_note_resamples_with_soxr(tmp_path):
     (["--audio", "SILENT", "--name", "x"], "silent"),
     (["--audio", "NOISE", "--name", "x", "--pitch", "7"], "--pitch 7"),
     (["--audio", "TEXT", "--name", "x"], "not a readable sound file"),
-    (["--audio", "NOISE", "--name", "DATASET"], "already a dataset source"),
+    (["--audio", "NOISE", "--name", "DATASET", "--pitch", "60"], "already a dataset source"),
 ])
 def test_library_add_errors_are_one_line(built, model_dirs, tmp_path, capsys, argv, message):
     sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)

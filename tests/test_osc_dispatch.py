@@ -23,6 +23,7 @@ from morphsynth.server.osc_handlers import Handlers
 from morphsynth.server.osc_packets import build_message
 from morphsynth.server.server_config import ServeConfig
 from osc_doubles import CollectingSender
+from serve_support import pump
 from test_audio_support import SR, neural_renderer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,18 +56,6 @@ def send(rig, address, *args, sender=None):
     sender = sender or CollectingSender()
     rig.osc.feed(build_message(address, *args), sender)
     return sender
-
-
-def pump(engine, until, timeout=10.0):
-    """Run the engine block by block (as the audio thread would) until ``until()``."""
-    out = np.zeros(256, np.float32)
-    deadline = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() > deadline:
-            return False
-        engine.process(out)
-        time.sleep(0.002)
-    return True
 
 
 def test_docs_and_dispatcher_registrations_agree_with_the_address_table(rig):

@@ -58,8 +58,11 @@ def valid_args(server) -> dict:
         "/sustain": [0], "/panic": [], "/morph/sources": names[:2], "/morph/weights": [1.0] * 4,
         "/morph/xy": [0.5, 0.5], "/morph/ramp": [0.0, 1.0, 0.0, 0.0, 0.0], "/morph/interp": ["linear"],
         "/knob": [1, 0.5], "/adsr": [0.01, 0.1, 0.8, 0.3], "/gain": [-6.0],
-        "/render": ["ok.wav", 60, 100, 0.5], "/library/list": [], "/library/add": ["n.wav", "new"],
+        "/render": ["ok.wav", 60, 100, 0.5], "/export": ["inst", "sfz", 12, 48, 72], "/library/list": [], "/library/add": ["n.wav", "new"],
         "/status": [], "/notify": [0, 9000], "/reply/port": [9000], "/sync": [1],
+        "/note/morph": [60, "x", 0.5, 5], "/morph/follow": [1],
+        "/preset/save": ["reliable"], "/preset/load": ["reliable"], "/preset/list": [], "/describe": [],
+        "/model/load": ["default", "library.safetensors"], "/library/load": ["library.safetensors"], "/latency": [],
     }
 
 

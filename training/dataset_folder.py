@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from morphsynth.core.errors import MorphsynthError
+from morphsynth.core.note_files import check_note
 from morphsynth.training import nsynth
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff")
@@ -207,11 +208,10 @@ def prepare_audio(path: Path, n_samples: int = nsynth.N_SAMPLES) -> np.ndarray:
     if audio.shape[0] == 0:
         raise MorphsynthError(f"{path}: no audio frames")
     mono = audio.mean(axis=1)
+    check_note(path, mono, sr)
     if sr != nsynth.SAMPLE_RATE:
         mono = soxr.resample(mono, sr, nsynth.SAMPLE_RATE, quality="HQ").astype(np.float32)
     peak = float(np.abs(mono).max())
-    if peak == 0.0:
-        raise MorphsynthError(f"{path}: silent")
     loud = np.nonzero(np.abs(mono) >= peak * 10.0 ** (LEADING_SILENCE_DB / 20.0))[0]
     mono = mono[loud[0]:]
     if mono.shape[0] > n_samples:

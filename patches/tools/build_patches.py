@@ -390,6 +390,7 @@ PD_EXAMPLES = {
     "/note/on": ["60 100", "64 90 7"],
     "/note/off": ["60", "64 7"],
     "/note/bend": ["64 0.5 7"],
+    "/note/morph": ["64 x 0.5 7", "64 knob0 0 7"],
     "/bend": ["-1", "0"],
     "/sustain": ["1", "0"],
     "/panic": ["bang"],
@@ -399,18 +400,28 @@ PD_EXAMPLES = {
     "/morph/ramp": ["0 1 0 2 0 1", "0"],
     "/morph/interp": ["symbol slerp", "symbol linear"],
     "/knob": ["0 1.5", "0 0"],
+    "/morph/follow": ["0", "1"],
     "/adsr": ["0.01 0.2 0.7 0.5", "0.005 0.1 0.8 0.3"],
     "/gain": ["-6", "-12"],
     "/render": ["list note.wav 60 100", "list long.wav 48 90 4"],
+    "/export": ["list pad sfz 3 21 108", "list pad_wavs wav 6 36 96"],
     "/library/list": ["bang", "symbol flute"],
     "/library/add": ["list mynote.wav mine"],
     "/status": ["bang"],
     "/notify": ["1", "0"],
     "/reply/port": [str(REPLY_PORT)],
     "/sync": ["1"],
+    "/model/load": ["symbol default", "list default default/library.safetensors"],
+    "/library/load": ["symbol default/library.safetensors"],
+    "/latency": ["bang"],
+    "/preset/save": ["symbol warm_pad", "symbol lead"],
+    "/preset/load": ["symbol warm_pad", "symbol lead"],
+    "/preset/list": ["bang"],
+    "/describe": ["bang"],
 }
 
-HELP_FILES = {"Notes": "notes", "Morph": "morph", "Sound": "sound", "Files": "files", "Server": "server"}
+HELP_FILES = {"Notes": "notes", "Morph": "morph", "Sound": "sound", "Files": "files", "Presets": "presets",
+              "Server": "server"}
 
 
 def _wrap(text: str, width: int = 80) -> list[str]:
