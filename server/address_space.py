@@ -188,9 +188,12 @@ TABLE: tuple[Address, ...] = (
     Address("/preset/list", (), "List the saved presets' names, sorted (a reply may be empty).",
             "preset_list", reply="/preset/list.reply name...", group="Presets"),
     # ------------------------------------------------------------------ server
-    Address("/status", (), "Report the server's state.", "status",
+    Address("/status", (), "Report the server's state, with the latency figures of /latency after "
+            "the sample rate (block size, device latency and render wait, so a DAW user can compensate).",
+            "status",
             reply="/status.reply i:active_voices i:polyphony i:cache_hits i:cache_misses i:xruns "
-                  "i:render_queue i:dropped_messages s:model s:device f:sample_rate",
+                  "i:render_queue i:dropped_messages s:model s:device f:sample_rate i:block_size "
+                  "f:device_latency_ms f:render_last_ms f:render_mean_ms f:render_p99_ms",
             group="Server"),
     Address("/latency", (),
             "Report the output's latency: the audio block size it runs at (0 before it opens), the "

@@ -225,12 +225,14 @@ class Handlers:
         return ("/latency.reply", *latency_reply(self.c.engine, self.c.renderer))
 
     def status(self, s):
+        from morphsynth.server.latency import latency_reply
+
         i = self.info()
+        block, device_ms, last, mean, p99, _count = latency_reply(self.c.engine, self.c.renderer)
         return ("/status.reply", int(i["active_voices"]), int(i["polyphony"]), int(i["hits"]),
                 int(i["misses"]), int(i["xruns"]), int(i["queue_length"]) + len(self.jobs),
                 int(i["dropped"]) + self.server.dropped + self.server.kernel_dropped, str(i["model"]),
-                str(i["device"]),
-                float(i["sample_rate"]))
+                str(i["device"]), float(i["sample_rate"]), block, device_ms, last, mean, p99)
 
     def notify(self, s, on, port):
         if not on:

@@ -23,6 +23,7 @@ Run as a script for coverage-guided fuzzing with atheris (libFuzzer):
 from __future__ import annotations
 
 import logging
+import os
 import math
 import random
 import struct
@@ -573,6 +574,8 @@ def _atheris_main(argv: list[str]) -> None:
                 "rss_start_mb": rss0, "rss_end_mb": rss_mb(), "nonfinite_blocks": target.nonfinite_blocks,
                 "examples": [(k, d.hex(), x) for k, d, x in s.examples]}))
 
+    runs = next((int(a.split("=", 1)[1]) for a in libfuzzer_args if a.startswith("-runs=")), 0)
+
     def one(data: bytes) -> None:
         target.run(data)
         # libFuzzer ends with _exit (no atexit): keep the report current as we go.
@@ -581,6 +584,13 @@ def _atheris_main(argv: list[str]) -> None:
         if target.stats.uncaught or target.stats.hangs:
             report()
             raise RuntimeError(f"fuzz finding: {target.stats.examples[-1]}")
+        if runs and target.stats.inputs >= runs:
+            # libFuzzer's own exit tears the C heap down while the renderer's threads still
+            # run; stop them and leave first.
+            report()
+            target.close()
+            server.stop()
+            os._exit(0)
 
     atheris.Setup([sys.argv[0], *libfuzzer_args, str(corpus_dir)], one)
     atheris.Fuzz()

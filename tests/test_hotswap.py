@@ -262,6 +262,9 @@ def test_latency_reply_has_the_configured_block_size_and_render_waits_after_a_mi
         _, block, device_ms, last, mean, p99, renders = replies_until(c, "/latency.reply")[-1]
         assert block == 128 and device_ms >= 0.0
         assert renders == 1 and last > 0.0 and mean > 0.0 and p99 > 0.0
+        c.send_message("/status", [])
+        status = replies_until(c, "/status.reply")[-1]
+        assert status[11:] == (block, device_ms, last, mean, p99)   # after the sample rate
     finally:
         server.stop()
 

@@ -138,12 +138,13 @@ def test_malformed_packets_get_one_fail_and_the_server_goes_on(rig, packet):
     assert send(rig, "/status").replies[0][0] == "/status.reply"
 
 
-def test_status_reply_reports_voices_polyphony_cache_model_device_and_rate(rig):
+def test_status_reply_reports_voices_polyphony_cache_model_device_rate_and_latency(rig):
     (reply,) = send(rig, "/status").replies
     assert reply[0] == "/status.reply"
-    active, poly, hits, misses, xruns, queue, dropped, model, device, rate = reply[1:]
+    active, poly, hits, misses, xruns, queue, dropped, model, device, rate, block, device_ms, *render_ms = reply[1:]
     assert (active, poly, xruns, dropped) == (0, 64, 0, 0)
     assert model == rig.renderer.model.name and device == "none" and rate == SR
+    assert block >= 0 and len(render_ms) == 3 and all(ms >= 0.0 for ms in render_ms)
 
 
 @pytest.mark.parametrize("follow", [True, False], ids=["follows", "follow-off"])
