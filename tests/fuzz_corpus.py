@@ -480,18 +480,12 @@ def build_fuzz_server(model_dir: Path, library: Path, out_dir: Path, udp_port: i
     free port, no TCP).
     """
     from morphsynth.server.app import SynthServer
-    from morphsynth.server.server_config import ServeConfig
+    from serve_support import null_serve_config
     from test_audio_support import neural_renderer
 
-    cfg = ServeConfig()
-    cfg.midi.port = "none"
-    cfg.audio.device = "null"
+    cfg = null_serve_config(out_dir)
     cfg.osc.port = udp_port
     cfg.osc.tcp_port = tcp_port
-    cfg.paths.output_dir = str(Path(out_dir) / "out")
-    cfg.paths.input_dir = str(Path(out_dir) / "in")
-    cfg.paths.presets_dir = str(Path(out_dir) / "presets")   # never the user's own presets
-    Path(cfg.paths.input_dir).mkdir(parents=True, exist_ok=True)
     return SynthServer(cfg, neural_renderer(model_dir, library))
 
 

@@ -6,6 +6,7 @@
 * :func:`one_line_error`: the one stderr line of a process that failed cleanly.
 * :func:`wait_for_status_reply`: send /status until a server subprocess answers.
 * :func:`pump`: run an engine block by block until a condition holds.
+* :func:`null_serve_config`: a server config for tests: null clock, no MIDI port, its folders in a temp folder.
 
 Functions, not fixtures: the programs under ``tests/scripts/`` use them too.
 """
@@ -78,3 +79,25 @@ def pump(engine, until, timeout: float = 30.0, block: int = 256, pause: float = 
         engine.process(out)
         time.sleep(pause)
     return True
+
+
+def null_serve_config(tmp_path, midi_port: str = "none"):
+    """A :class:`~morphsynth.server.server_config.ServeConfig` for a server under test: the
+    null clock, MIDI port ``midi_port`` (``none``: no port), OSC UDP and TCP on free ports (the
+    control page on a free one too), and its render, input and presets folders under
+    ``tmp_path`` (``in`` is made), so no test writes beside the user's own presets or renders."""
+    from pathlib import Path
+
+    from morphsynth.server.server_config import ServeConfig
+
+    tmp_path = Path(tmp_path)
+    cfg = ServeConfig()
+    cfg.audio.device = "null"
+    cfg.midi.port = midi_port
+    cfg.osc.port = 0
+    cfg.osc.tcp_port = 0
+    cfg.paths.output_dir = str(tmp_path / "out")
+    cfg.paths.input_dir = str(tmp_path / "in")
+    cfg.paths.presets_dir = str(tmp_path / "presets")
+    (tmp_path / "in").mkdir(parents=True, exist_ok=True)
+    return cfg

@@ -18,8 +18,7 @@ from morphsynth.server.engine_voices import FREE
 from morphsynth.server.envelope import Adsr
 from morphsynth.server.engine_memory import NotePool, SharedArrays
 from morphsynth.server.renderer import RenderedNote
-from morphsynth.server.server_config import ServeConfig
-from serve_support import wait_for
+from serve_support import null_serve_config, wait_for
 from test_audio_support import SR, autocorr_hz, midi_to_hz
 
 ORPHAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "orphaned_audio_process.py")
@@ -154,14 +153,9 @@ def test_an_audio_process_started_again_mid_crossfade_plays_the_newest_render_on
 # ---------------------------------------------------------------------- the child process
 
 def serve_config(tmp_path, **audio):
-    cfg = ServeConfig()
-    cfg.audio.device = "null"
+    cfg = null_serve_config(tmp_path)
     cfg.audio.gain_db = 0.0
-    cfg.midi.port = "none"
-    cfg.osc.port = 0
-    cfg.osc.tcp_port = 0
     cfg.envelope.sustain = 1.0
-    cfg.paths.output_dir = str(tmp_path / "out")
     for key, value in audio.items():
         setattr(cfg.audio, key, value)
     return cfg

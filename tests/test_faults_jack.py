@@ -14,7 +14,7 @@ import pytest
 
 from morphsynth.server.app import SynthServer
 from morphsynth.server.server_config import ServeConfig
-from serve_support import env_without_jack, wait_for
+from serve_support import env_without_jack, null_serve_config, wait_for
 from test_audio_support import neural_renderer
 
 pytestmark = pytest.mark.jack
@@ -24,11 +24,7 @@ SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 
 def test_midi_client_killed_mid_storm_leaves_no_voice_after_the_release_time(jack_server, fuzz_parts, tmp_path):
-    cfg = ServeConfig()
-    cfg.audio.device = "null"
-    cfg.osc.port = 0
-    cfg.osc.tcp_port = 0
-    cfg.midi.port = "virtual"
+    cfg = null_serve_config(tmp_path, midi_port="virtual")
     cfg.midi.api = "UNIX_JACK"
     cfg.midi.client_name = f"ms-{uuid.uuid4().hex[:6]}"
     cfg.envelope.release = 0.2

@@ -28,7 +28,7 @@ from morphsynth.server.library import LIBRARY_FILE, Library
 from morphsynth.server.osc_packets import build_message
 from morphsynth.server.server_config import ServeConfig
 from osc_doubles import CollectingSender
-from serve_support import env_without_jack, free_port, one_line_error, pump, wait_for, wait_for_status_reply
+from serve_support import env_without_jack, free_port, null_serve_config, one_line_error, pump, wait_for, wait_for_status_reply
 from test_audio_support import neural_renderer
 
 
@@ -58,14 +58,9 @@ def models(tiny_parts, fuzz_parts, tmp_path_factory) -> Path:
 
 
 def config(models: Path, tmp_path: Path, **audio) -> ServeConfig:
-    cfg = ServeConfig()
-    cfg.midi.port = "none"
-    cfg.audio.device = "null"
+    cfg = null_serve_config(tmp_path)
     for key, value in audio.items():
         setattr(cfg.audio, key, value)
-    cfg.osc.port = 0
-    cfg.osc.tcp_port = 0
-    cfg.paths.output_dir = str(tmp_path / "out")
     cfg.paths.input_dir = str(tmp_path)
     cfg.paths.models_dir = str(models)
     return cfg

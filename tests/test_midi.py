@@ -14,7 +14,8 @@ from morphsynth.server.engine import Engine
 from morphsynth.server.engine_voices import HELD
 from morphsynth.server.envelope import Adsr
 from morphsynth.server.midi import MidiMapper, pitchwheel_to_semitones
-from morphsynth.server.server_config import MidiSettings, ServeConfig
+from morphsynth.server.server_config import MidiSettings
+from serve_support import null_serve_config
 from test_audio_support import SR, autocorr_hz, midi_to_hz
 
 
@@ -99,15 +100,11 @@ def test_mpe_member_channel_bend_and_pressure_act_only_on_their_note(rig):
 
 
 def midi_server_config(tmp_path, port):
-    cfg = ServeConfig()
-    cfg.audio.device = "null"
+    cfg = null_serve_config(tmp_path, midi_port=port)
     cfg.audio.record = str(tmp_path / "midi.wav")
     cfg.audio.gain_db = 0.0
     cfg.midi.api = "UNIX_JACK"
     cfg.midi.client_name = "morphsynth"
-    cfg.midi.port = port
-    cfg.osc.port = 0
-    cfg.osc.tcp_port = 0
     return cfg
 
 

@@ -21,9 +21,8 @@ from morphsynth.server.app import SynthServer
 from morphsynth.server.engine_voices import HELD
 from morphsynth.server.osc_handlers import Handlers
 from morphsynth.server.osc_packets import build_message
-from morphsynth.server.server_config import ServeConfig
 from osc_doubles import CollectingSender
-from serve_support import pump
+from serve_support import null_serve_config, pump
 from test_audio_support import SR, neural_renderer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,14 +38,9 @@ def rig(tiny_parts, tmp_path):
 def make_rig(parts, tmp_path, **morph):
     """The server parts over the small CAE, not started (no sockets, no clock); ``morph``
     sets keys of the config's morph section."""
-    cfg = ServeConfig()
+    cfg = null_serve_config(tmp_path)
     for key, value in morph.items():
         setattr(cfg.morph, key, value)
-    cfg.midi.port = "none"
-    cfg.audio.device = "null"
-    cfg.paths.output_dir = str(tmp_path / "out")
-    cfg.paths.input_dir = str(tmp_path / "in")
-    (tmp_path / "in").mkdir()
     renderer = neural_renderer(*parts)
     server = SynthServer(cfg, renderer)
     return SimpleNamespace(server=server, osc=server.osc, engine=server.engine, renderer=renderer, tmp=tmp_path)

@@ -204,16 +204,12 @@ def parts(tiny_dataset, tmp_path_factory):
 def served(parts, tmp_path):
     """`morphsynth serve --audio null --midi none` in this process, recording what it plays."""
     from morphsynth.server.app import SynthServer
-    from morphsynth.server.server_config import ServeConfig
+    from serve_support import null_serve_config
     from test_audio_support import neural_renderer
 
-    cfg = ServeConfig()
-    cfg.midi.port = "none"
-    cfg.audio.device = "null"
+    cfg = null_serve_config(tmp_path)
     cfg.audio.record = str(tmp_path / "played.wav")
     cfg.osc.port = free_port()
-    cfg.osc.tcp_port = 0
-    cfg.paths.output_dir = str(tmp_path / "out")
     (tmp_path / "out").mkdir()
     server = SynthServer(cfg, neural_renderer(*parts)).start()
     server.out_dir = tmp_path / "out"

@@ -307,16 +307,12 @@ def test_describe_over_udp_arrives_whole_in_one_datagram_per_address(served):
 @pytest.mark.jack
 def test_program_change_on_a_real_rtmidi_port_recalls_a_preset_and_echoes_it(jack_server, fuzz_parts, tmp_path):
     from morphsynth.server.app import SynthServer
-    from morphsynth.server.server_config import ServeConfig
-    from serve_support import wait_for
+    from serve_support import null_serve_config, wait_for
     from test_audio_support import neural_renderer
 
-    cfg = ServeConfig()
-    cfg.audio.device = "null"
-    cfg.osc.port, cfg.osc.tcp_port = 0, 0
-    cfg.midi.api, cfg.midi.port, cfg.midi.client_name = "UNIX_JACK", "virtual", "morphsynth-presets"
+    cfg = null_serve_config(tmp_path, midi_port="virtual")
+    cfg.midi.api, cfg.midi.client_name = "UNIX_JACK", "morphsynth-presets"
     cfg.midi.presets = {2: "lead"}
-    cfg.paths.presets_dir = str(tmp_path / "presets")
     # No JACK audio client in this process: opening rtmidi JACK ports beside one can deadlock.
     server = SynthServer(cfg, neural_renderer(*fuzz_parts)).start()
     try:

@@ -20,7 +20,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from morphsynth.server.app import SynthServer
 from morphsynth.server.engine_voices import HELD
 from morphsynth.server.server_config import ServeConfig
-from serve_support import env_without_jack, free_port, one_line_error, wait_for, wait_for_status_reply
+from serve_support import env_without_jack, free_port, null_serve_config, one_line_error, wait_for, wait_for_status_reply
 from test_audio_support import SR, neural_renderer
 
 needs_liblo = pytest.mark.skipif(shutil.which("oscsend") is None, reason="liblo-tools is not installed")
@@ -30,12 +30,8 @@ PD_CLIENT = Path(__file__).resolve().parent / "scripts" / "pd_reply_client.pd"
 @pytest.fixture(scope="module")
 def served(tiny_parts, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("served")
-    cfg = ServeConfig()
-    cfg.midi.port = "none"
-    cfg.audio.device = "null"
-    cfg.osc.port = 0
+    cfg = null_serve_config(tmp)
     cfg.osc.tcp_port = free_port(socket.SOCK_STREAM)
-    cfg.paths.output_dir = str(tmp / "out")
     server = SynthServer(cfg, neural_renderer(*tiny_parts)).start()
     server.tmp = tmp
     yield server

@@ -24,7 +24,7 @@ from morphsynth.server.osc_packets import build_message
 from morphsynth.server.renderer import RenderedNote
 from morphsynth.server.server_config import MidiSettings, ServeConfig
 from osc_doubles import CollectingSender
-from serve_support import pump
+from serve_support import null_serve_config, pump
 from test_audio_support import SR, neural_renderer
 
 BLOCK = np.zeros(256, np.float32)
@@ -270,14 +270,10 @@ def test_a_slide_after_note_off_leaves_the_releasing_note_alone(midi_rig):
 
 @pytest.mark.jack
 def test_mpe_slide_over_an_rtmidi_virtual_port_moves_only_its_note(jack_server, tiny_parts, tmp_path):
-    cfg = ServeConfig()
-    cfg.audio.device = "null"
+    cfg = null_serve_config(tmp_path, midi_port="virtual")
     cfg.midi.api = "UNIX_JACK"
-    cfg.midi.port = "virtual"
     cfg.midi.client_name = "morphsynth-mpe"
     cfg.midi.mpe_slide = "x"
-    cfg.osc.port = 0
-    cfg.osc.tcp_port = 0
     renderer = neural_renderer(*tiny_parts)
     server = SynthServer(cfg, renderer).start()
     engine = server.engine
@@ -309,11 +305,7 @@ def test_mpe_slide_over_an_rtmidi_virtual_port_moves_only_its_note(jack_server, 
 
 @pytest.fixture
 def osc_rig(tiny_parts, tmp_path):
-    cfg = ServeConfig()
-    cfg.midi.port = "none"
-    cfg.audio.device = "null"
-    cfg.paths.output_dir = str(tmp_path / "out")
-    server = SynthServer(cfg, neural_renderer(*tiny_parts))
+    server = SynthServer(null_serve_config(tmp_path), neural_renderer(*tiny_parts))
     yield server
     server.stop()
 

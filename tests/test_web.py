@@ -25,21 +25,15 @@ from morphsynth.core.errors import MorphsynthError
 from morphsynth.server.app import SynthServer
 from morphsynth.server.server_config import OscSettings, ServeConfig, WebSettings
 from morphsynth.server.web import PAGE_DIR, PAGE_FILES, HeldNotes, WebSurface, json_to_packet
-from serve_support import env_without_jack, free_port, wait_for
+from serve_support import env_without_jack, free_port, null_serve_config, wait_for
 from test_audio_support import neural_renderer
 
 
 @pytest.fixture(scope="module")
 def served(tiny_parts, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("web")
-    cfg = ServeConfig()
-    cfg.midi.port = "none"
-    cfg.audio.device = "null"
-    cfg.osc.port = 0
-    cfg.osc.tcp_port = 0
+    cfg = null_serve_config(tmp)
     cfg.web.port = 0
-    cfg.paths.output_dir = str(tmp / "out")
-    cfg.paths.presets_dir = str(tmp / "presets")
     server = SynthServer(cfg, neural_renderer(*tiny_parts)).start()
     yield server
     server.stop()
