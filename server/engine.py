@@ -31,7 +31,7 @@ from morphsynth.server.engine_mixer import Mixer
 from morphsynth.server.engine_ring import (ADSR, BEND, GAIN, NOTE_BEND, NOTE_OFF, NOTE_ON, PANIC, PRESSURE,
                                            RETARGET, SUSTAIN, CommandRing)
 from morphsynth.server.engine_voices import (CHANNEL_FIELDS, FREE, HELD, N_CHANNELS, RELEASED, STOLEN,
-                                             VOICE_FIELDS, VoiceSlots, allocate, layout)
+                                             VOICE_FIELDS, VoiceSlots, allocate)
 from morphsynth.server.envelope import ATTACK, FADE, RELEASE, Adsr
 
 # Counters both sides of a split engine read (slots of ``Engine._counters``).
@@ -299,10 +299,9 @@ class Engine:
                 "callback_times": self._callback_times}
 
     def shared_layout(self) -> dict:
-        """``{name: (shape, dtype)}`` of the arrays a split engine shares."""
-        return {**layout(VOICE_FIELDS, self.n_slots), **layout(CHANNEL_FIELDS, N_CHANNELS),
-                **{name: (a.shape, a.dtype.str) for name, a in self._shared_arrays().items()
-                   if name not in {f.name for f in (*VOICE_FIELDS, *CHANNEL_FIELDS)}}}
+        """``{name: (shape, dtype)}`` of the arrays a split engine shares (the voice and channel
+        fields were allocated from their spec, so their arrays carry it)."""
+        return {name: (a.shape, a.dtype.str) for name, a in self._shared_arrays().items()}
 
     def share_memory(self, note_samples: int, spare_note_slots: int = 64) -> tuple:
         """Move this engine's shared state into a new mapping, with a note pool of

@@ -91,11 +91,6 @@ def allocate(fields: Iterable[Field], rows: int) -> dict[str, np.ndarray]:
     return {f.name: f.allocate(rows) for f in fields}
 
 
-def layout(fields: Iterable[Field], rows: int) -> dict[str, tuple[tuple[int, ...], str]]:
-    """``{name: (shape, dtype)}`` of ``fields``, as :class:`~morphsynth.server.engine_memory.SharedArrays` takes."""
-    return {f.name: (f.shape(rows), np.dtype(f.dtype).str) for f in fields}
-
-
 class VoiceSlots:
     """Choosing a slot for a voice among ``n_slots``, without allocating.
 
