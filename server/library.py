@@ -37,7 +37,9 @@ trained on: the note is brought to the reference level of its velocity before en
 and the difference between the file's level and the decode's is kept as the entry's
 ``gain_db``, which rendering applies (interpolated like the latents, mixed by the morph
 weights). A note added and played back at its own key and velocity keeps its level
-whatever the file's. Dataset entries have gain 0. Level here is the energy of the STFT
+whatever the file's. Dataset entries get the same correction at build time (the difference
+between each note's level and its decode's), so library instruments play at the level of
+the notes they came from. Level here is the energy of the STFT
 magnitude (``core.spectral.magnitude_level_db``), the same measure on both sides.
 """
 
@@ -82,6 +84,9 @@ class NoteEntry:
     bend_cents: float = 0.0  # the note sounds this far off its key; the encoder is told, the library keys by ``pitch``
 
 
+MAX_ENTRY_GAIN_DB = 20.0
+
+
 def note_magnitude(model, audio: torch.Tensor) -> torch.Tensor:
     """Audio ``[batch, n_samples]`` (already the model's note length) → the model's STFT
     magnitude ``[batch, n_bins, n_frames]``, what ``encode_audio`` would compute."""
@@ -109,7 +114,7 @@ class Library:
     pca_mean: torch.Tensor | None = None
     pca_axes: torch.Tensor | None = None
     pca_std: torch.Tensor | None = None
-    gain_db: torch.Tensor | None = None  # [n] float32: level correction applied on render (0 for dataset notes)
+    gain_db: torch.Tensor | None = None  # [n] float32: level correction applied on render (see the module doc)
     reference_level_db: dict[int, float] = field(default_factory=dict)  # velocity → median level of the build's notes
     mode: str = "nearest"
     _rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -425,6 +430,18 @@ def principal_axes(latents: torch.Tensor, n_axes: int = N_AXES):
     return mean.float(), axes.float(), std.float()
 
 
+def entry_gain_db(level_db: torch.Tensor, decoded_db: torch.Tensor) -> torch.Tensor:
+    """``[n]`` dB that bring each decode ``[n]`` back to its note's level ``[n]``.
+
+    The decoder plays ~4 dB low on average, by an amount that differs from note to note,
+    so one global gain cannot restore levels. Clamped at
+    ±MAX_ENTRY_GAIN_DB so that a note the decoder all but loses is not boosted into noise.
+    """
+    gain = (level_db - decoded_db).float()
+    gain = torch.where(torch.isfinite(gain), gain, torch.zeros_like(gain))
+    return gain.clamp(-MAX_ENTRY_GAIN_DB, MAX_ENTRY_GAIN_DB)
+
+
 def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progress=None) -> Library:
     """Encode every note (audio at the model rate, ``[n_samples]`` each) into a library.
 
@@ -434,7 +451,7 @@ def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progr
     names: list[str] = []
     families: list[str] = []
     index: dict[str, int] = {}
-    lat, pit, vel, src, lev = [], [], [], [], []
+    lat, pit, vel, src, lev, gains = [], [], [], [], [], []
     n_samples = model.stft.n_samples(model.n_frames)
     batch: list[NoteEntry] = []
     done = 0
@@ -447,8 +464,12 @@ def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progr
         sounding = torch.tensor([b.pitch + b.bend_cents / 100.0 for b in batch], dtype=torch.float32)
         mag = note_magnitude(model, audio)
         with torch.no_grad():
-            lat.append(model.encode(mag, sounding, v).float().cpu())
-        lev.append(magnitude_level_db(mag))
+            z = model.encode(mag, sounding, v).float()
+            decoded = magnitude_level_db(model.decode(z, sounding, v).float().cpu())
+        level = magnitude_level_db(mag)
+        lat.append(z.cpu())
+        lev.append(level)
+        gains.append(entry_gain_db(level, decoded))
         pit.append(p)
         vel.append(v)
         done += len(batch)
@@ -473,4 +494,4 @@ def build_library(model, notes: Iterable[NoteEntry], batch_size: int = 16, progr
     reference = {int(v): round(float(levels[velocities == v].median()), 3) for v in velocities.unique().tolist()}
     return Library(torch.cat(lat), torch.cat(pit).long(), velocities,
                    torch.tensor(src, dtype=torch.long), names, families, model.model_hash,
-                   getattr(model, "name", ""), reference_level_db=reference)
+                   getattr(model, "name", ""), gain_db=torch.cat(gains), reference_level_db=reference)

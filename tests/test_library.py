@@ -8,7 +8,8 @@ import torch
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import main
 from morphsynth.core.note_files import fit_note, load_note
-from morphsynth.server.library import Library, principal_axes
+from morphsynth.core.spectral import magnitude_level_db
+from morphsynth.server.library import Library, note_magnitude, principal_axes
 from morphsynth.training.nsynth import list_examples
 from morphsynth.training.soundfont import FLUID_R3, render_note
 from test_audio_support import small_cae_dir
@@ -26,6 +27,10 @@ def built(tiny_dataset, model_dirs, tmp_path_factory):
     assert main(["library", "build", "--model", str(model_dirs[0]), "--data", str(tiny_dataset),
                  "--out", str(out)]) == 0
     return out
+
+
+def rms_db(x):
+    return 20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
 def load_model(path):
@@ -193,15 +198,30 @@ def test_library_add_keeps_the_level_of_the_file_when_rendered_at_its_own_key(bu
     assert main(["render", "--model", str(model_dirs[0]), "--library", str(lib_path), "--source", "loudflute",
                  "--pitch", "67", "--velocity", "100", "--out", str(out)]) == 0
     back, _ = sf.read(out, dtype="float32")
-
-    def rms_db(x):
-        return 20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-
     assert abs(rms_db(back) - rms_db(note)) <= 2.0
     # The encoder saw the note at the library's reference level, not the file's.
     lib = Library.load(lib_path, load_model(model_dirs[0]))
     assert lib.reference_level_db and lib.gain_for("loudflute", 67, 100) != 0.0
-    assert lib.gain_for(lib.names[0], 67, 100) == 0.0
+
+
+def test_dataset_entries_play_back_at_the_level_of_their_notes(built, tiny_dataset, model_dirs, tmp_path):
+    model = load_model(model_dirs[0])
+    lib = Library.load(built, model)
+    assert lib.gain_db.abs().max() > 0.1       # a briefly trained decoder is never exactly at level
+    examples = list_examples(tiny_dataset, "test")
+    assert examples, f"no test notes in {tiny_dataset}"
+    for ex in examples:
+        audio = torch.from_numpy(ex.load_audio())[None]
+        want = float(magnitude_level_db(note_magnitude(model, audio))[0])
+        z, gain = lib.sources_for([ex.instrument_str], ex.pitch, ex.velocity)
+        with torch.no_grad():
+            mag = model.decode(z, torch.tensor([ex.pitch]), torch.tensor([ex.velocity]))
+        assert abs(float(magnitude_level_db(mag)[0]) + float(gain[0]) - want) < 0.5
+    ex, out = examples[0], tmp_path / "back.wav"
+    assert main(["render", "--model", str(model_dirs[0]), "--library", str(built), "--source", ex.instrument_str,
+                 "--pitch", str(ex.pitch), "--velocity", str(ex.velocity), "--out", str(out)]) == 0
+    back, _ = sf.read(out, dtype="float32")
+    assert abs(rms_db(back) - rms_db(ex.load_audio())) <= 2.0
 
 
 def test_load_note_resamples_with_soxr_and_detects_the_pitch(tmp_path):
