@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from morphsynth.core import phase, spectral
-from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
+from morphsynth.core.spectral import log_spectral_distance
+from morphsynth.training.metrics import spectral_convergence
 
 # One program per General MIDI family and a few extra, plucked and bowed, tonal and noisy.
 PROGRAMS = [0, 6, 11, 19, 24, 33, 40, 42, 46, 48, 56, 60, 65, 68, 71, 73, 80, 81, 88, 104]

@@ -122,7 +122,7 @@ def bench_keys(model, library, args, phase, batch):
 def bench_lookup(model, library_unused, args):
     """LSD (dB) of held-out pitches predicted by each lookup rule."""
     from morphsynth.server.library import NoteEntry, build_library
-    from morphsynth.training.metrics import log_spectral_distance
+    from morphsynth.core.spectral import log_spectral_distance
     from morphsynth.training.nsynth import list_examples
     from morphsynth.core.spectral import magnitude
 

@@ -55,7 +55,7 @@ def smoothed(mag: torch.Tensor, frames: int, bins: int) -> torch.Tensor:
 
 def refined_lsd(model, notes, n: int, steps: int, lr: float = 0.05) -> tuple[float, float]:
     """Mean LSD of the first ``n`` notes with the encoder's latent, and after ``steps`` Adam steps on it."""
-    from morphsynth.training.metrics import log_spectral_distance
+    from morphsynth.core.spectral import log_spectral_distance
     from morphsynth.training.train import compute_losses, weighted_total
 
     net = model.net
@@ -79,7 +79,7 @@ def refined_lsd(model, notes, n: int, steps: int, lr: float = 0.05) -> tuple[flo
 
 def main() -> None:
     from morphsynth.training.evaluate import load_eval_notes, reconstruct_all
-    from morphsynth.training.metrics import log_spectral_distance
+    from morphsynth.core.spectral import log_spectral_distance
     from morphsynth.core.synth_model import load_synth_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

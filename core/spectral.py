@@ -86,6 +86,19 @@ def amplitude_to_db(mag: torch.Tensor, floor_db: float = -80.0, ref: torch.Tenso
     return db.clamp_min(floor_db)
 
 
+def log_spectral_distance(ref: torch.Tensor, est: torch.Tensor, floor_db: float = -80.0) -> torch.Tensor:
+    """Log-spectral distance in dB: ref, est ``[..., n_bins, n_frames]`` magnitudes → ``[...]``.
+
+    Both in dB, floored ``floor_db`` below the reference note's peak; RMS over frequency of
+    the difference, mean over frames.
+    """
+    peak = ref.amax(dim=(-2, -1), keepdim=True)
+    ref_db = amplitude_to_db(ref, floor_db, peak)
+    est_db = amplitude_to_db(est, floor_db, peak)
+    per_frame = (ref_db - est_db).pow(2).mean(dim=-2).sqrt()  # [..., n_frames]
+    return per_frame.mean(dim=-1)
+
+
 def db_to_amplitude(db: torch.Tensor, ref: torch.Tensor | float = 1.0) -> torch.Tensor:
     """Inverse of :func:`amplitude_to_db` above the floor."""
     return torch.pow(10.0, db / 20.0) * ref

@@ -33,14 +33,14 @@ register-dependent timbre.
 Level. A library also records ``gain_db [n]`` per entry and, in its metadata, the median
 level of the notes it was built from at each velocity (``reference_level_db``). A user's
 note (``add_note``) can come at any level, and the encoder only knows the levels it was
-trained on: the note is brought to the reference level of its velocity before encoding,
-and the difference between the file's level and the decode's is kept as the entry's
+trained on: the note is encoded at levels around the reference level of its velocity,
+the latent whose decode comes closest to the file is kept (``encode_at_best_level``), and
+the difference between the file's level and the decode's is kept as the entry's
 ``gain_db``, which rendering applies (interpolated like the latents, mixed by the morph
 weights). A note added and played back at its own key and velocity keeps its level
 whatever the file's. Dataset entries get the same correction at build time (the difference
 between each note's level and its decode's), so library instruments play at the level of
-the notes they came from. Level here is the energy of the STFT
-magnitude (``core.spectral.magnitude_level_db``), the same measure on both sides.
+the notes they came from. Level here is the energy of the STFT magnitude (``core.spectral.magnitude_level_db``), the same measure on both sides.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from morphsynth.core.files import atomic_path
 from morphsynth.core.note_files import detect_pitch, fit_length, fit_note
 from morphsynth.core.pitch import KEY_HIGH, KEY_LOW
 from morphsynth.server.levels import velocity_to_level
-from morphsynth.core.spectral import magnitude_level_db
+from morphsynth.core.spectral import log_spectral_distance, magnitude_level_db
 
 LIBRARY_FILE = "library.safetensors"
 
@@ -85,6 +85,32 @@ class NoteEntry:
 
 
 MAX_ENTRY_GAIN_DB = 20.0
+ADD_LEVEL_OFFSETS_DB = tuple(range(-36, 13, 6))  # encode levels library add tries, re the reference (3 dB steps gain 0.01 dB)
+
+
+def encode_at_best_level(model, mag: torch.Tensor, level_db: float, reference_db: float | None,
+                         pitch: int, velocity: int) -> tuple[torch.Tensor, float]:
+    """The latent ``[latent_dim]`` of a user's note and the level of its decode in dB.
+
+    mag: ``[1, n_bins, n_frames]``, the note as given, at ``level_db``. The encoder has only
+    heard notes near the build's ``reference_db`` for this velocity, and the level at which a
+    note decodes best differs from note to note (on held-out TimGM6mb notes by −36..+12 dB
+    from the reference). So the note is encoded at each of ``ADD_LEVEL_OFFSETS_DB`` around the
+    reference (around its own level without one), each decode is brought back to the note's
+    level, and the one closest to the note as given (log-spectral distance) is kept. The STFT
+    is linear: scaling the magnitude is scaling the audio.
+    """
+    centre = level_db if reference_db is None else reference_db
+    scales = torch.tensor([10.0 ** ((centre + off - level_db) / 20.0) for off in ADD_LEVEL_OFFSETS_DB])
+    n = scales.numel()
+    with torch.no_grad():
+        p, v = torch.full((n,), pitch), torch.full((n,), velocity)
+        z = model.encode(mag.float().cpu() * scales[:, None, None], p, v).float()
+        decoded = model.decode(z, p, v).float().cpu()
+    decoded_db = magnitude_level_db(decoded)
+    back = decoded * (10.0 ** ((level_db - decoded_db) / 20.0))[:, None, None]
+    best = int(log_spectral_distance(mag.float().cpu().expand_as(back), back).argmin())
+    return z[best].cpu(), float(decoded_db[best])
 
 
 def note_magnitude(model, audio: torch.Tensor) -> torch.Tensor:
@@ -297,15 +323,7 @@ class Library:
         level = float(magnitude_level_db(mag)[0])
         if not math.isfinite(level) or level <= -190.0:
             raise MorphsynthError("library add: the note is silent")
-        reference = self.reference_level(velocity)
-        if reference is not None:
-            # The encoder has only heard notes near this level; the difference comes back as gain.
-            # (The STFT is linear: scaling the magnitude is scaling the audio.)
-            mag = mag * float(10.0 ** ((reference - level) / 20.0))
-        with torch.no_grad():
-            p, v = torch.tensor([pitch]), torch.tensor([velocity])
-            z = model.encode(mag, p, v)[0].float().cpu()
-            decoded = float(magnitude_level_db(model.decode(z[None], p, v).cpu())[0])
+        z, decoded = encode_at_best_level(model, mag, level, self.reference_level(velocity), pitch, velocity)
         # Played back at its own velocity the renderer also applies the velocity curve from the
         # library velocity it was filed under: the gain leaves that out so the file's level comes back.
         curve = 20.0 * math.log10(max(velocity_to_level(played, velocity), 1e-6))

@@ -8,7 +8,7 @@ import torch
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.main import main
 from morphsynth.core.note_files import fit_note, load_note
-from morphsynth.core.spectral import magnitude_level_db
+from morphsynth.core.spectral import log_spectral_distance, magnitude_level_db
 from morphsynth.server.library import Library, note_magnitude, principal_axes
 from morphsynth.training.nsynth import list_examples
 from morphsynth.training.soundfont import FLUID_R3, render_note
@@ -202,6 +202,33 @@ def test_library_add_keeps_the_level_of_the_file_when_rendered_at_its_own_key(bu
     # The encoder saw the note at the library's reference level, not the file's.
     lib = Library.load(lib_path, load_model(model_dirs[0]))
     assert lib.reference_level_db and lib.gain_for("loudflute", 67, 100) != 0.0
+
+
+def test_library_add_keeps_the_encode_level_whose_decode_is_closest_to_the_file(tiny_model_dir, tiny_dataset,
+                                                                               tmp_path):
+    model = load_model(tiny_model_dir)
+    out = tmp_path / "lib.safetensors"
+    assert main(["library", "build", "--model", str(tiny_model_dir), "--data", str(tiny_dataset), "--out", str(out)]) == 0
+    lib = Library.load(out, model)
+    note = render_note(FLUID_R3, 73, 67, 100, sample_rate=16000)
+    note = note * (10 ** (-2 / 20) / np.abs(note).max())          # far louder than the build's notes
+    mag = note_magnitude(model, torch.from_numpy(fit_note(note, model.stft.n_samples(model.n_frames), 16000))[None])
+    level = magnitude_level_db(mag)
+    velocity = lib.nearest_velocity(100)
+
+    def distance(z):
+        with torch.no_grad():
+            back = model.decode(z[None], [67], [velocity])
+        back = back * 10 ** ((level - magnitude_level_db(back)) / 20)
+        return float(log_spectral_distance(mag, back)[0])
+
+    # Encoding at the build's reference level alone, or 6..24 dB either side of it:
+    tried = {offset: distance(model.encode(mag * 10 ** ((lib.reference_level(velocity) + offset - level) / 20),
+                                           [67], [velocity])[0])
+             for offset in (-24.0, -12.0, -6.0, 0.0, 6.0, 12.0)}
+    lib.add_note(model, note, "loudflute", 67, 100)
+    kept = distance(lib.latent_for("loudflute", 67, velocity))
+    assert kept <= min(tried.values()) + 1e-4
 
 
 def test_dataset_entries_play_back_at_the_level_of_their_notes(built, tiny_dataset, model_dirs, tmp_path):

@@ -7,7 +7,8 @@ import torch
 
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.core import phase, spectral
-from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
+from morphsynth.core.spectral import log_spectral_distance
+from morphsynth.training.metrics import spectral_convergence
 
 # piano C4, flute C5, cello C3, trumpet G4
 NOTES = [(0, 60), (73, 72), (42, 48), (56, 67)]

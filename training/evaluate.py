@@ -53,8 +53,8 @@ import numpy as np
 import torch
 
 from morphsynth.core.errors import MorphsynthError
-from morphsynth.training.metrics import (level_difference_db, log_spectral_distance,
-                                         multires_log_mel_distance, spectral_convergence)
+from morphsynth.core.spectral import log_spectral_distance
+from morphsynth.training.metrics import level_difference_db, multires_log_mel_distance, spectral_convergence
 from morphsynth.training.pitch_accuracy import hit_rate, pitch_cents
 from morphsynth.core.synth_model import SynthModel
 

@@ -33,7 +33,8 @@ import torch
 from morphsynth.core.errors import MorphsynthError
 from morphsynth.training.evaluate import (PITCH_RANGE, on_pitch, per_key_rows, render_and_compare,
                                           render_audio, summarise_notes)
-from morphsynth.training.metrics import level_difference_db, log_spectral_distance
+from morphsynth.core.spectral import log_spectral_distance
+from morphsynth.training.metrics import level_difference_db
 from morphsynth.training.pitch_accuracy import pitch_cents
 from morphsynth.core.synth_model import SynthModel
 

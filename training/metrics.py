@@ -3,7 +3,8 @@
 Definitions (shared with ``../shared/docs/phase-and-metrics.md``):
 
 * spectral convergence ``SC = ‖S − Ŝ‖_F / ‖S‖_F`` against the reference magnitude ``S``;
-* log-spectral distance: both magnitudes in dB, floored ``floor_db`` below the
+* log-spectral distance (``core.spectral.log_spectral_distance``, in core because
+  ``library add`` also uses it): both magnitudes in dB, floored ``floor_db`` below the
   reference note's peak, RMS over frequency of the difference, mean over frames;
 * level difference: ``10 log10(Σ Ŝ² / Σ S²)`` over the whole note, in dB, positive
   when the estimate is louder;
@@ -18,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from morphsynth.core.spectral import amplitude_to_db, energy_db, hz_to_mel, mel_to_hz
+from morphsynth.core.spectral import energy_db, hz_to_mel, mel_to_hz
 
 
 def spectral_convergence(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
@@ -26,15 +27,6 @@ def spectral_convergence(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
     num = torch.linalg.vector_norm(ref - est, dim=(-2, -1))
     den = torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(1e-12)
     return num / den
-
-
-def log_spectral_distance(ref: torch.Tensor, est: torch.Tensor, floor_db: float = -80.0) -> torch.Tensor:
-    """ref, est: ``[..., n_bins, n_frames]`` magnitudes → ``[...]`` in dB."""
-    peak = ref.amax(dim=(-2, -1), keepdim=True)
-    ref_db = amplitude_to_db(ref, floor_db, peak)
-    est_db = amplitude_to_db(est, floor_db, peak)
-    per_frame = (ref_db - est_db).pow(2).mean(dim=-2).sqrt()  # [..., n_frames]
-    return per_frame.mean(dim=-1)
 
 
 def level_difference_db(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:

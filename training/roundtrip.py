@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from morphsynth.core.errors import MorphsynthError
-from morphsynth.training.metrics import log_spectral_distance
+from morphsynth.core.spectral import log_spectral_distance
 
 
 def rms_db(audio: np.ndarray) -> float:

@@ -31,9 +31,9 @@ from morphsynth.core.files import write_json
 from morphsynth.training.checkpoint import Progress, has_checkpoint, load_checkpoint, save_checkpoint
 from morphsynth.training.distributed import (DistInfo, barrier, broadcast_flag, epoch_indices, replica_checksums,
                                              unwrap, wrap)
-from morphsynth.training.metrics import log_spectral_distance, spectral_convergence
+from morphsynth.training.metrics import spectral_convergence
 from morphsynth.core.model import LOG_EPS, N_BINS, SpectralAutoencoder, warp_to_pitch
-from morphsynth.core.spectral import StftSettings
+from morphsynth.core.spectral import StftSettings, log_spectral_distance
 from morphsynth.core.synth_model import build_network, save_synth_model
 from morphsynth.training.train_config import OptimConfig, TrainConfig
 
