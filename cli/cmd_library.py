@@ -97,6 +97,7 @@ def run_list(args) -> int:
 def run_build(args) -> int:
     import torch
 
+    from morphsynth.core.malloc import pin_mmap_threshold
     from morphsynth.server.library import NoteEntry, build_library
     from morphsynth.training.nsynth import NoteFilter, list_examples
     from morphsynth.core.synth_model import load_synth_model
@@ -113,6 +114,7 @@ def run_build(args) -> int:
         raise MorphsynthError(f"--out {out}: is a folder")
     if not out.parent.is_dir():
         raise MorphsynthError(f"--out {out}: folder {out.parent} does not exist")
+    pin_mmap_threshold()      # one process encodes tens of thousands of notes: see core.malloc
     model = load_synth_model(args.model, device=torch.device(args.device))
     examples = [ex for data in args.data
                 for ex in list_examples(data, note_filter=NoteFilter(velocities=args.velocity))]
