@@ -40,7 +40,8 @@ the difference between the file's level and the decode's is kept as the entry's
 weights). A note added and played back at its own key and velocity keeps its level
 whatever the file's. Dataset entries get the same correction at build time (the difference
 between each note's level and its decode's), so library instruments play at the level of
-the notes they came from. Level here is the energy of the STFT magnitude (``core.spectral.magnitude_level_db``), the same measure on both sides.
+the notes they came from. Level here is the energy of the STFT magnitude
+(``core.spectral.magnitude_level_db``), the same measure on both sides.
 """
 
 from __future__ import annotations
@@ -103,13 +104,13 @@ def encode_at_best_level(model, mag: torch.Tensor, level_db: float, reference_db
     centre = level_db if reference_db is None else reference_db
     scales = torch.tensor([10.0 ** ((centre + off - level_db) / 20.0) for off in ADD_LEVEL_OFFSETS_DB])
     n = scales.numel()
-    with torch.no_grad():
-        p, v = torch.full((n,), pitch), torch.full((n,), velocity)
-        z = model.encode(mag.float().cpu() * scales[:, None, None], p, v).float()
-        decoded = model.decode(z, p, v).float().cpu()
+    mag = mag.float().cpu()
+    p, v = torch.full((n,), pitch), torch.full((n,), velocity)
+    z = model.encode(mag * scales[:, None, None], p, v)          # encode and decode run without grad
+    decoded = model.decode(z, p, v).float().cpu()
     decoded_db = magnitude_level_db(decoded)
     back = decoded * (10.0 ** ((level_db - decoded_db) / 20.0))[:, None, None]
-    best = int(log_spectral_distance(mag.float().cpu().expand_as(back), back).argmin())
+    best = int(log_spectral_distance(mag.expand_as(back), back).argmin())
     return z[best].cpu(), float(decoded_db[best])
 
 
@@ -452,8 +453,8 @@ def entry_gain_db(level_db: torch.Tensor, decoded_db: torch.Tensor) -> torch.Ten
     """``[n]`` dB that bring each decode ``[n]`` back to its note's level ``[n]``.
 
     The decoder plays ~4 dB low on average, by an amount that differs from note to note,
-    so one global gain cannot restore levels. Clamped at
-    ±MAX_ENTRY_GAIN_DB so that a note the decoder all but loses is not boosted into noise.
+    so one global gain cannot restore levels. Clamped at ±MAX_ENTRY_GAIN_DB so that a note
+    the decoder all but loses is not boosted into noise.
     """
     gain = (level_db - decoded_db).float()
     gain = torch.where(torch.isfinite(gain), gain, torch.zeros_like(gain))
